@@ -1,0 +1,97 @@
+package schema
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// AuroraEvent describes one webhook event of Aurora's event list
+// (provider-docs/aurora-webhook-events.txt): the URL attributes its suggested
+// template carries, as the lower-case query names leadbridge reads.
+type AuroraEvent struct {
+	Name       string
+	Attributes []string // every URL attribute of the event, in the doc's order
+}
+
+// Required lists the id attributes of the event: those a delivery must carry.
+// Status, source, asset_type and attributes are informational (Aurora adds
+// values without notice, and filters may leave them out of a template).
+func (e AuroraEvent) Required() []string {
+	var ids []string
+	for _, a := range e.Attributes {
+		if strings.HasSuffix(a, "_id") {
+			ids = append(ids, a)
+		}
+	}
+	return ids
+}
+
+// AuroraEvents is every event Aurora documents, by name. It is read-only.
+var AuroraEvents = func() map[string]AuroraEvent {
+	m := make(map[string]AuroraEvent)
+	for _, e := range []AuroraEvent{
+		{"agreement_status_changed", []string{"project_id", "agreement_id", "status"}},
+		{"ahj_lookup_completed", []string{"project_id", "ahj_id", "status"}},
+		{"app_status_changed", []string{"app_id", "status"}},
+		{"asset_created", []string{"design_id", "asset_id", "asset_type"}},
+		{"auto_designer_job_completed", []string{"design_id", "job_id", "status", "source"}},
+		{"consumption_profile_changed", []string{"project_id"}},
+		{"design_created", []string{"project_id", "design_id", "source"}},
+		{"design_deleted", []string{"project_id", "design_id"}},
+		{"design_request_completed", []string{"design_request_id", "status"}},
+		{"design_request_created", []string{"design_request_id", "source"}},
+		{"design_request_rejected", []string{"design_request_id", "status"}},
+		{"fire_pathway_placement_job_completed", []string{"design_id", "job_id", "status", "source"}},
+		{"lead_changed", []string{"lead_id"}},
+		{"lead_converted", []string{"lead_id", "project_id"}},
+		{"lead_created", []string{"lead_id", "source"}},
+		{"lead_solar_estimation_job_completed", []string{"lead_id", "job_id", "status"}},
+		{"panel_irradiance_analysis_job_completed", []string{"design_id", "job_id", "status", "source"}},
+		{"performance_simulation_job_completed", []string{"design_id", "job_id", "status", "source"}},
+		{"plan_set_request_status_changed", []string{"plan_set_request_id", "status"}},
+		{"project_changed", []string{"project_id", "source", "attributes"}},
+		{"project_created", []string{"project_id", "source"}},
+		{"project_deleted", []string{"project_id", "source"}},
+		{"project_status_changed", []string{"project_id", "status"}},
+		{"site_survey_requested", []string{"site_survey_request_id"}},
+		{"site_survey_status_changed", []string{"site_survey_id", "status"}},
+		{"web_proposal_url_created", []string{"design_id", "source"}},
+	} {
+		m[e.Name] = e
+	}
+	return m
+}()
+
+// AuroraLeadEvents are the Aurora events about a lead, the ones enrich turns
+// into lead records through Retrieve Lead.
+var AuroraLeadEvents = []string{"lead_created", "lead_changed", "lead_converted", "lead_solar_estimation_job_completed"}
+
+// IsAuroraLeadEvent reports whether name is one of AuroraLeadEvents.
+func IsAuroraLeadEvent(name string) bool { return slices.Contains(AuroraLeadEvents, name) }
+
+// auroraMainIDs orders the id attributes by how well they name the object an
+// event is about; the first one present is the event's subject and key.
+var auroraMainIDs = []string{
+	"lead_id", "project_id", "design_id", "design_request_id", "plan_set_request_id",
+	"site_survey_request_id", "site_survey_id", "agreement_id", "asset_id", "job_id",
+	"ahj_id", "app_id",
+}
+
+// AuroraMainID returns the main id of a delivery's attributes: lead_id, else
+// project_id, design_id, and so on. ok is false when no id attribute is present
+// (possible only for an event Aurora added after our table was written).
+func AuroraMainID(attrs map[string]string) (id string, ok bool) {
+	for _, name := range auroraMainIDs {
+		if v, found := attrs[name]; found && v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+var auroraEventName = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+// ValidAuroraEventName reports whether name has the form of an Aurora event
+// name, [a-z0-9_]{1,64}, whether or not leadbridge knows it.
+func ValidAuroraEventName(name string) bool { return auroraEventName.MatchString(name) }

@@ -1,0 +1,142 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ErrInvalidEvent is wrapped by every DecodeRecord error: the record is not a
+// CloudEvent leadbridge can read. It is permanent; retrying will not help.
+var ErrInvalidEvent = errors.New("invalid cloudevent")
+
+// Record encodes e in CloudEvents binary content mode. The record's key is
+// e.PartitionKey; its Topic is left for the caller to set. Headers come in a
+// fixed order so that encoding is deterministic.
+func (e Event) Record() *kgo.Record {
+	h := make([]kgo.RecordHeader, 0, 9+len(e.Extensions))
+	add := func(k, v string) { h = append(h, kgo.RecordHeader{Key: k, Value: []byte(v)}) }
+	add(HeaderSpecVersion, SpecVersion)
+	add(HeaderID, e.ID)
+	add(HeaderSource, e.Source)
+	add(HeaderType, e.Type)
+	add(HeaderTime, e.Time.UTC().Format(time.RFC3339Nano))
+	if e.Subject != "" {
+		add(HeaderSubject, e.Subject)
+	}
+	if e.PartitionKey != "" {
+		add(HeaderPartitionKey, e.PartitionKey)
+	}
+	if e.DataSchema != "" {
+		add(HeaderDataSchema, e.DataSchema)
+	}
+	for _, k := range sortedKeys(e.Extensions) {
+		add("ce_"+k, e.Extensions[k])
+	}
+	add(HeaderContentType, ContentTypeJSON)
+	var key []byte
+	if e.PartitionKey != "" {
+		key = []byte(e.PartitionKey)
+	}
+	return &kgo.Record{Key: key, Value: e.Data, Headers: h}
+}
+
+// DecodeRecord reads a CloudEvent in binary content mode from r. It requires
+// ce_specversion 1.0, ce_id, ce_source, ce_type, a valid ce_time, JSON content
+// and a value that is valid JSON; every error wraps ErrInvalidEvent. The
+// returned Data aliases r.Value.
+func DecodeRecord(r *kgo.Record) (Event, error) {
+	var (
+		e    Event
+		errs []error
+		seen = make(map[string]bool, len(r.Headers))
+	)
+	for _, h := range r.Headers {
+		k := strings.ToLower(h.Key)
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("duplicate header %q", k))
+			continue
+		}
+		seen[k] = true
+		v := string(h.Value)
+		switch k {
+		case HeaderSpecVersion:
+			if v != SpecVersion {
+				errs = append(errs, fmt.Errorf("unsupported specversion %q", v))
+			}
+		case HeaderID:
+			e.ID = v
+		case HeaderSource:
+			e.Source = v
+		case HeaderType:
+			e.Type = v
+		case HeaderTime:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("bad ce_time: %w", err))
+			}
+			e.Time = t.UTC()
+		case HeaderSubject:
+			e.Subject = v
+		case HeaderPartitionKey:
+			e.PartitionKey = v
+		case HeaderDataSchema:
+			e.DataSchema = v
+		case HeaderContentType:
+			if mt, _, _ := strings.Cut(v, ";"); strings.TrimSpace(mt) != ContentTypeJSON {
+				errs = append(errs, fmt.Errorf("unsupported content-type %q", v))
+			}
+		default:
+			if name, ok := strings.CutPrefix(k, "ce_"); ok {
+				if e.Extensions == nil {
+					e.Extensions = make(map[string]string)
+				}
+				e.Extensions[name] = v
+			}
+		}
+	}
+	for name, ok := range map[string]bool{
+		HeaderSpecVersion: seen[HeaderSpecVersion],
+		HeaderID:          e.ID != "",
+		HeaderSource:      e.Source != "",
+		HeaderType:        e.Type != "",
+		HeaderTime:        seen[HeaderTime],
+	} {
+		if !ok {
+			errs = append(errs, fmt.Errorf("missing %s", name))
+		}
+	}
+	if !json.Valid(r.Value) {
+		errs = append(errs, errors.New("value is not JSON"))
+	}
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return Event{}, fmt.Errorf("%w: %w", ErrInvalidEvent, errors.Join(errs...))
+	}
+	e.Data = r.Value
+	return e, nil
+}
+
+// Header returns the value of the first header named key in r, or "".
+func Header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,78 @@
+package schema
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// CloudEvents attribute values and Kafka header names (CloudEvents 1.0, Kafka
+// protocol binding, binary content mode: every attribute is a "ce_" header and
+// the record value is the event data).
+const (
+	SpecVersion = "1.0"
+
+	HeaderSpecVersion  = "ce_specversion"
+	HeaderID           = "ce_id"
+	HeaderSource       = "ce_source"
+	HeaderType         = "ce_type"
+	HeaderTime         = "ce_time"
+	HeaderSubject      = "ce_subject"
+	HeaderPartitionKey = "ce_partitionkey"
+	HeaderDataSchema   = "ce_dataschema"
+	HeaderContentType  = "content-type"
+
+	ContentTypeJSON = "application/json"
+)
+
+// Event types and source prefixes of the raw topic.
+const (
+	// AuroraTypePrefix + the Aurora event name is the ce_type of an Aurora delivery.
+	AuroraTypePrefix = "com.aurorasolar.webhook."
+	// LeadProTypePrefix + the LeadPro event ("lead.created", "lead.updated").
+	LeadProTypePrefix = "pro.lead.webhook."
+
+	LeadProLeadCreated = "lead.created"
+	LeadProLeadUpdated = "lead.updated"
+
+	ProviderAurora  = "aurora"
+	ProviderLeadPro = "leadpro"
+)
+
+// Event is one CloudEvent as leadbridge carries it. The zero value is not a
+// valid event; ingest fills every field but Subject, which is empty only for an
+// unknown Aurora event that carries no id attribute.
+type Event struct {
+	ID           string    // ce_id: a UUIDv7 per delivery
+	Source       string    // ce_source: /aurora/tenants/<id> or /leadpro/accounts/<id>
+	Type         string    // ce_type
+	Subject      string    // ce_subject: the main id
+	Time         time.Time // ce_time: when leadbridge received the delivery (UTC)
+	PartitionKey string    // ce_partitionkey, also the Kafka record key
+	// DataSchema is ce_dataschema, optional (set on lead records).
+	DataSchema string
+	// Extensions are further CloudEvents attributes, written as ce_<name>
+	// headers. Names are lower-case letters and digits (CloudEvents 1.0 §3.1.1).
+	Extensions map[string]string
+	Data       json.RawMessage // the event data, JSON (content-type application/json)
+}
+
+// AuroraData is the data of an Aurora delivery on the raw topic.
+type AuroraData struct {
+	Event      string            `json:"event"`
+	TenantID   string            `json:"tenant_id"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+// AuroraSource is the ce_source of deliveries for tenantID.
+func AuroraSource(tenantID string) string { return "/aurora/tenants/" + tenantID }
+
+// LeadProSource is the ce_source of deliveries for accountID.
+func LeadProSource(accountID string) string { return "/leadpro/accounts/" + accountID }
+
+// AuroraKey is the record key (and lead key) of an Aurora object id of a tenant.
+func AuroraKey(tenantID, id string) string { return ProviderAurora + ":" + tenantID + ":" + id }
+
+// LeadProKey is the record key (and lead key) of a LeadPro lead of an account.
+func LeadProKey(accountID, leadID string) string {
+	return ProviderLeadPro + ":" + accountID + ":" + leadID
+}
