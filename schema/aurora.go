@@ -27,6 +27,14 @@ func (e AuroraEvent) Required() []string {
 	return ids
 }
 
+// AuroraAttributes are the URL attributes of Aurora's suggested templates, as
+// the lower-case query names leadbridge reads.
+var AuroraAttributes = []string{
+	"lead_id", "project_id", "design_id", "job_id", "status", "source", "asset_id",
+	"asset_type", "agreement_id", "ahj_id", "app_id", "plan_set_request_id",
+	"site_survey_request_id", "site_survey_id", "design_request_id", "attributes",
+}
+
 // AuroraEvents is every event Aurora documents, by name. It is read-only.
 var AuroraEvents = func() map[string]AuroraEvent {
 	m := make(map[string]AuroraEvent)

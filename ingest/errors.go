@@ -1,0 +1,53 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error kinds. Handlers wrap one of these with a short, safe message (never
+// input echoed back, never a secret); statusOf maps them to HTTP answers in one
+// place.
+var (
+	// ErrInvalid: the request is malformed (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnauthorized: unknown tenant or account, missing or wrong credentials (401).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrTooLarge: the body is over the configured limit (413).
+	ErrTooLarge = errors.New("request body too large")
+	// ErrUnsupportedMedia: a LeadPro body that is not JSON (415).
+	ErrUnsupportedMedia = errors.New("unsupported media type")
+	// ErrUnavailable: the event could not be acknowledged now (Kafka did not
+	// ack in time, the producer buffer is full, the server is draining); the
+	// provider should retry (503 + Retry-After).
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrOverloaded is returned by a Publisher whose buffer is full; it is an
+	// ErrUnavailable.
+	ErrOverloaded = fmt.Errorf("%w: producer buffer full", ErrUnavailable)
+)
+
+var errorStatus = []struct {
+	kind   error
+	status int
+}{
+	{ErrInvalid, http.StatusBadRequest},
+	{ErrUnauthorized, http.StatusUnauthorized},
+	{ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType},
+	{ErrUnavailable, http.StatusServiceUnavailable},
+}
+
+// statusOf returns the HTTP status for err; 500 for unknown errors.
+func statusOf(err error) int {
+	for _, e := range errorStatus {
+		if errors.Is(err, e.kind) {
+			return e.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,45 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	deliveries    *prometheus.CounterVec   // provider, event, outcome
+	duration      *prometheus.HistogramVec // provider, outcome
+	unknownEvents *prometheus.CounterVec   // event
+	produceErrors *prometheus.CounterVec   // reason
+	leadproBody   *prometheus.CounterVec   // match
+}
+
+func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_ingest_deliveries_total",
+			Help: "Webhook deliveries by provider, event (known events by name, else other) and outcome.",
+		}, []string{"provider", "event", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "leadbridge_ingest_request_duration_seconds",
+			Help:    "Time from request to answer, including the wait for the broker's ack.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 8, 10},
+		}, []string{"provider", "outcome"}),
+		unknownEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_ingest_aurora_unknown_events_total",
+			Help: "Authenticated Aurora deliveries of events not in leadbridge's table (accepted).",
+		}, []string{"event"}),
+		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_ingest_produce_errors_total",
+			Help: "Events not acknowledged by Kafka, by reason (overloaded, unacknowledged, too_large).",
+		}, []string{"reason"}),
+		leadproBody: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_ingest_leadpro_body_total",
+			Help: "LeadPro request bodies compared with the signed payload: match, differs, unparseable, absent.",
+		}, []string{"match"}),
+	}
+	reg.MustRegister(m.deliveries, m.duration, m.unknownEvents, m.produceErrors, m.leadproBody)
+	if buffered != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "leadbridge_ingest_buffered_bytes",
+			Help: "Bytes of events buffered in the producer, waiting for the broker's ack.",
+		}, buffered))
+	}
+	return m
+}

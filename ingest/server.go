@@ -1,0 +1,399 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultAckTimeout leaves a margin under Aurora's 10 s answer deadline.
+	DefaultAckTimeout = 8 * time.Second
+	DefaultRetryAfter = 10 * time.Second
+)
+
+// Config is what a Server needs; cmd/leadbridge builds it from the user's
+// configuration. Zero values take the defaults documented on each field.
+type Config struct {
+	Aurora  []AuroraTenant
+	LeadPro []LeadProAccount
+
+	MaxBodyBytes int64         // request body limit; default DefaultMaxBodyBytes
+	AckTimeout   time.Duration // longest wait for the broker's ack; default DefaultAckTimeout
+	RetryAfter   time.Duration // Retry-After on 503; default DefaultRetryAfter
+	// DrainDelay is how long Serve keeps answering 503 (and /readyz failing)
+	// after its context ends and before it stops listening, so that a load
+	// balancer sees the instance leave. Default 0.
+	DrainDelay time.Duration
+
+	// Ready reports whether the service can accept events (broker reachable,
+	// raw topic present); /readyz calls it. Nil means always ready.
+	Ready func(context.Context) error
+	// BufferedBytes, if set, is exported as leadbridge_ingest_buffered_bytes.
+	BufferedBytes func() int64
+	// Metrics receives the server's metrics and is served on /metrics; nil
+	// means a new registry.
+	Metrics *prometheus.Registry
+
+	Now   func() time.Time // clock; default time.Now
+	NewID func() string    // ce_id generator; default UUIDv7
+}
+
+// Server is the webhook HTTP server. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	tenants  map[string]*AuroraTenant
+	accounts map[string]*LeadProAccount
+	pub      Publisher
+	log      *zap.Logger
+	m        *metrics
+	e        *echo.Echo
+	draining atomic.Bool
+}
+
+// NewServer returns a Server publishing through pub. It validates nothing of
+// cfg beyond defaults: cmd/leadbridge validated the configuration.
+func NewServer(cfg Config, pub Publisher, logger *zap.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	s := &Server{
+		cfg:      cfg,
+		tenants:  make(map[string]*AuroraTenant),
+		accounts: make(map[string]*LeadProAccount),
+		pub:      pub,
+		log:      logger,
+	}
+	for i := range cfg.Aurora {
+		s.tenants[cfg.Aurora[i].ID] = &cfg.Aurora[i]
+	}
+	for i := range cfg.LeadPro {
+		s.accounts[cfg.LeadPro[i].ID] = &cfg.LeadPro[i]
+	}
+	var buffered func() float64
+	if cfg.BufferedBytes != nil {
+		buffered = func() float64 { return float64(cfg.BufferedBytes()) }
+	}
+	s.m = newMetrics(cfg.Metrics, buffered)
+	s.e = s.routes()
+	return s
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.routerError
+	e.Use(middleware.Recover(), s.accessLog)
+	e.GET("/webhooks/aurora/:tenant_id/:event", s.webhook(schema.ProviderAurora, s.aurora))
+	e.GET("/webhooks/aurora/:tenant_id", s.webhook(schema.ProviderAurora, s.aurora))
+	e.POST("/webhooks/leadpro/:account_id", s.webhook(schema.ProviderLeadPro, s.leadpro))
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
+	return e
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Serve answers requests on ln until ctx ends, then drains: new webhooks get
+// 503 and /readyz fails for DrainDelay, then the listener closes and in-flight
+// requests finish (each within AckTimeout). It returns nil after a clean
+// drain. The caller flushes and closes the Kafka client afterwards.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      s.cfg.AckTimeout + 5*time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("draining", zap.Duration("duration", s.cfg.DrainDelay))
+	time.Sleep(s.cfg.DrainDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.AckTimeout+5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// Drain makes the server answer 503 to new webhooks and fail /readyz.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+type handlerFunc func(c echo.Context) (event string, err error)
+
+// webhook wraps a provider handler with the draining check, the error table,
+// metrics and the event id in the access log.
+func (s *Server) webhook(provider string, h handlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		event, err := "other", error(nil)
+		if s.draining.Load() {
+			err = ErrUnavailable
+		} else {
+			event, err = h(c)
+		}
+		outcome := "accepted"
+		if err != nil {
+			outcome = outcomeOf(err)
+			s.fail(c, err)
+		}
+		s.m.deliveries.WithLabelValues(provider, event, outcome).Inc()
+		s.m.duration.WithLabelValues(provider, outcome).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+func outcomeOf(err error) string {
+	switch statusOf(err) {
+	case http.StatusBadRequest:
+		return "invalid"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return "error"
+}
+
+// fail writes the answer for err: its status from the table, a message that
+// echoes no input, Retry-After on 503. Unknown errors are logged once here.
+func (s *Server) fail(c echo.Context, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	switch status {
+	case http.StatusUnauthorized:
+		msg = ErrUnauthorized.Error()
+	case http.StatusServiceUnavailable:
+		c.Response().Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		msg = ErrUnavailable.Error()
+		s.log.Warn("webhook not acknowledged", zap.String("route", c.Path()), zap.Error(err))
+	case http.StatusInternalServerError:
+		msg = "internal error"
+		s.log.Error("webhook failed", zap.String("route", c.Path()), zap.Error(err))
+	}
+	_ = c.JSON(status, map[string]string{"error": msg})
+}
+
+func retryAfter(d time.Duration) string {
+	secs := int((d + time.Second - 1) / time.Second)
+	return strconv.Itoa(max(secs, 1))
+}
+
+// publish puts ev on the raw topic and answers 200 {"id": ...} after the ack.
+// The wait has its own deadline and ignores the client hanging up (see
+// KafkaPublisher.Publish).
+func (s *Server) publish(c echo.Context, ev schema.Event) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.cfg.AckTimeout)
+	defer cancel()
+	if err := s.pub.Publish(ctx, ev); err != nil {
+		switch {
+		case errors.Is(err, ErrOverloaded):
+			s.m.produceErrors.WithLabelValues("overloaded").Inc()
+		case errors.Is(err, ErrTooLarge):
+			s.m.produceErrors.WithLabelValues("too_large").Inc()
+		default:
+			s.m.produceErrors.WithLabelValues("unacknowledged").Inc()
+		}
+		return err
+	}
+	c.Set(logEventID, ev.ID)
+	return c.JSON(http.StatusOK, map[string]string{"id": ev.ID})
+}
+
+func (s *Server) aurora(c echo.Context) (string, error) {
+	r := c.Request()
+	tenantID := c.Param("tenant_id")
+	event := knownOrOther(c.Param("event"))
+	if !s.tenants[tenantID].authenticate(r) {
+		return event, ErrUnauthorized
+	}
+	d, err := ParseAurora(tenantID, c.Param("event"), r.URL.RawQuery)
+	if err != nil {
+		return event, err
+	}
+	event = knownOrOther(d.Event)
+	if event == "other" {
+		s.m.unknownEvents.WithLabelValues(d.Event).Inc()
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return event, err
+	}
+	return event, s.publish(c, auroraEvent(d, s.cfg.NewID(), data, s.cfg.Now().UTC()))
+}
+
+func (s *Server) leadpro(c echo.Context) (string, error) {
+	r := c.Request()
+	event := "other"
+	body, err := readBody(c, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return event, err
+	}
+	acct := s.accounts[c.Param("account_id")]
+	secrets := unknownAccountSecrets // an unknown account costs the same HMAC work as a known one
+	if acct != nil {
+		secrets = acct.SigningSecrets
+	}
+	payload, err := VerifyLeadPro(bearer(r.Header.Get("Authorization")), secrets, s.cfg.Now())
+	if err != nil {
+		return event, err
+	}
+	if len(body) > 0 && !isJSONMedia(r.Header.Get("Content-Type")) {
+		return event, ErrUnsupportedMedia
+	}
+	p, err := ParseLeadPro(payload)
+	if err != nil {
+		return event, err
+	}
+	event = p.Event
+	s.m.leadproBody.WithLabelValues(bodyMatch(body, payload)).Inc()
+	ev := schema.Event{
+		ID:           s.cfg.NewID(),
+		Source:       schema.LeadProSource(acct.ID),
+		Type:         schema.LeadProTypePrefix + p.Event,
+		Subject:      p.DataID,
+		Time:         s.cfg.Now().UTC(),
+		PartitionKey: schema.LeadProKey(acct.ID, p.DataID),
+		Data:         payload,
+	}
+	return event, s.publish(c, ev)
+}
+
+var unknownAccountSecrets = []schema.Secret{schema.Secret(uuid.NewString())}
+
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength > limit {
+		return nil, ErrTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, ErrTooLarge
+	}
+	if err != nil {
+		return nil, invalid("could not read the body")
+	}
+	return b, nil
+}
+
+func isJSONMedia(ct string) bool {
+	if ct == "" {
+		return true // LeadPro documents JSON; a missing header is not a different type
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+func knownOrOther(event string) string {
+	if _, ok := schema.AuroraEvents[event]; ok {
+		return event
+	}
+	return "other"
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		return c.String(http.StatusServiceUnavailable, "draining\n")
+	}
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.Warn("not ready", zap.Error(err))
+			return c.String(http.StatusServiceUnavailable, "not ready\n")
+		}
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+// routerError answers what the router itself rejects (404, 405) and what
+// Recover caught, without echoing the request.
+func (s *Server) routerError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code < 500 {
+		_ = c.JSON(he.Code, map[string]string{"error": strings.ToLower(http.StatusText(he.Code))})
+		return
+	}
+	s.log.Error("request failed", zap.String("route", c.Path()), zap.Error(err))
+	_ = c.JSON(http.StatusInternalServerError, map[string]string{"error": "internal error"})
+}
+
+const logEventID = "event_id"
+
+// accessLog logs one line per request with the route template, never the
+// URL: Aurora's query strings and LeadPro's bodies stay out of logs.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		if p := c.Path(); p == "/healthz" || p == "/readyz" || p == "/metrics" {
+			return nil
+		}
+		fields := []zap.Field{
+			zap.String("method", c.Request().Method),
+			zap.String("route", c.Path()),
+			zap.Int("status", c.Response().Status),
+			zap.Duration("duration", time.Since(start)),
+		}
+		if id, ok := c.Get(logEventID).(string); ok {
+			fields = append(fields, zap.String("event_id", id))
+		}
+		s.log.Info("request", fields...)
+		return nil
+	}
+}
