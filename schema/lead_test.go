@@ -35,6 +35,29 @@ func auroraLeadEvent(tb testing.TB, leadID string) Event {
 	}
 }
 
+// leadProEvent is the raw event ingest writes for payload, a LeadPro JWT
+// payload of account 9999 (ce_type and subject as ingest reads them, when it can).
+func leadProEvent(tb testing.TB, payload []byte) Event {
+	tb.Helper()
+	var p struct {
+		Event string `json:"event"`
+		Data  struct {
+			ID json.Number `json:"id"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(payload, &p) // the fuzz test sends anything
+	return Event{
+		ID:      "0192f0c4-7b1e-7cc1-9f00-0000000000b1",
+		Source:  LeadProSource("9999"),
+		Type:    LeadProTypePrefix + p.Event,
+		Subject: p.Data.ID.String(),
+		// Not UTC on purpose: source_event.time must come out in UTC.
+		Time:         time.Date(2026, 11, 22, 11, 0, 0, 0, time.FixedZone("CET", 3600)),
+		PartitionKey: LeadProKey("9999", p.Data.ID.String()),
+		Data:         payload,
+	}
+}
+
 func readTestdata(tb testing.TB, name string) []byte {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -93,6 +116,14 @@ func TestLeadGolden(t *testing.T) {
 			mapLead: func(tb testing.TB, body []byte) (Lead, error) {
 				return LeadFromAurora(auroraLeadEvent(tb, testTenant), testTenant, body)
 			},
+		},
+		"leadpro-lead-updated": {
+			fixture: "leadpro-lead-updated.json",
+			mapLead: func(tb testing.TB, payload []byte) (Lead, error) { return LeadFromLeadPro(leadProEvent(tb, payload)) },
+		},
+		"leadpro-lead-created": {
+			fixture: "leadpro-lead-created.json",
+			mapLead: func(tb testing.TB, payload []byte) (Lead, error) { return LeadFromLeadPro(leadProEvent(tb, payload)) },
 		},
 	}
 	for name, tc := range tests {
