@@ -48,6 +48,9 @@ func serveIngest(ctx context.Context, cfg Config, ln net.Listener, logger *zap.L
 	client, err := kgo.NewClient(append(opts,
 		kgo.DefaultProduceTopic(cfg.Topics.Raw),
 		kgo.MaxBufferedBytes(int(cfg.Kafka.MaxBufferedBytes)),
+		// A provider is waiting on every record: send at once. Records that
+		// arrive while a produce request is in flight batch up anyway.
+		kgo.ProducerLinger(0),
 		// acks=all and idempotence are kgo's defaults; say so where it matters.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	)...)
