@@ -1,0 +1,38 @@
+// Package kafkatest finds the Kafka cluster that leadbridge's tests talk to,
+// and creates topics and clients on it.
+//
+// [Find] looks, in this order, for:
+//
+//  1. LEADBRIDGE_TEST_KAFKA_BROKERS (comma separated host:port list): a real
+//     Apache Kafka started outside the test, normally by deploy/kafka/run-kafka.sh
+//     (`make kafka-start` for developers; .ci/run in CI always sets it);
+//  2. a testcontainers-go apache/kafka container, when a Docker engine answers;
+//  3. an in-process kfake cluster (github.com/twmb/franz-go/pkg/kfake), with a
+//     loud log line: kfake is a fake and differs from Kafka in corner cases.
+//
+// The result is shared by all tests of one test binary (one package). Tests
+// that depend on behaviour only a real broker has (stopping the broker,
+// compaction timing, exact error codes) call [RequireReal], which skips
+// without a real broker, except under CI (CI env set) where it fails the test
+// so that CI can never count a skip as a pass.
+//
+// Every test should create its own topics with [Topic] (unique names, deleted
+// at cleanup): the brokers run with auto.create.topics.enable=false.
+//
+// Controlling the broker: when .ci/run or `make kafka-start` started the
+// broker, LEADBRIDGE_TEST_KAFKA_CTL holds the absolute path of
+// deploy/kafka/run-kafka.sh, whose `stop`, `kill` (SIGKILL) and `start`
+// commands a "broker stopped mid-load" test may run (start after stop reuses
+// the data and the port and takes about 2-3 s; see deploy/kafka/README.md).
+// Such a test must call RequireReal, must only do it when
+// LEADBRIDGE_TEST_KAFKA_CTL is set, and must not use t.Parallel.
+//
+// Typical use:
+//
+//	func TestBridge(t *testing.T) {
+//		b := kafkatest.Find(t)
+//		topic := kafkatest.Topic(t, b, "leads", 3, nil)
+//		cl := kafkatest.Client(t, b, kgo.ConsumeTopics(topic))
+//		...
+//	}
+package kafkatest
