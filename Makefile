@@ -1,0 +1,36 @@
+# leadbridge - developer and CI entry points. CI runs .ci/run, which runs `make test`
+# against a real Kafka it starts. Add targets below; keep `test` the whole suite.
+
+GO ?= go
+# extra `go test` flags, e.g. make test GOTESTFLAGS='-run TestBridge -v'
+GOTESTFLAGS ?=
+KAFKA := $(abspath deploy/kafka/run-kafka.sh)
+
+.PHONY: all test build vet kafka-start kafka-stop kafka-status kafka-logs
+
+all: build
+
+# go test -timeout is per test binary; .ci/run bounds the whole run as well
+test:
+	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 12m $(GOTESTFLAGS) ./...
+
+build:
+	$(GO) build -o bin/leadbridge ./cmd/leadbridge
+
+vet:
+	$(GO) vet ./...
+
+# A real single-node Apache Kafka (KRaft, jars from Maven Central, no Docker) for the
+# tests; see deploy/kafka/README.md. Paste the printed export line, then `make test`.
+kafka-start:
+	@eval "$$($(KAFKA) start)" && \
+	  echo "export LEADBRIDGE_TEST_KAFKA_BROKERS=$$KAFKA_SEED_BROKERS LEADBRIDGE_TEST_KAFKA_CTL=$(KAFKA)"
+
+kafka-stop:
+	@$(KAFKA) stop
+
+kafka-status:
+	@$(KAFKA) status
+
+kafka-logs:
+	@$(KAFKA) logs
