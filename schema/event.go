@@ -76,3 +76,24 @@ func AuroraKey(tenantID, id string) string { return ProviderAurora + ":" + tenan
 func LeadProKey(accountID, leadID string) string {
 	return ProviderLeadPro + ":" + accountID + ":" + leadID
 }
+
+// LeadEventType is the ce_type of a record on the leads topic. Its ce_id and
+// ce_source are those of the raw event it reflects (they name that event),
+// ce_rawtype carries the raw event's type, ce_dataschema is LeadSchemaID.
+const LeadEventType = "dev.leadbridge.lead"
+
+// ExtRawType is the CloudEvents extension (header ce_rawtype) on lead records
+// naming the raw event's type.
+const ExtRawType = "rawtype"
+
+// DLQ headers, added to the raw record (otherwise unchanged) on the DLQ topic.
+const (
+	HeaderDLQReason       = "leadbridge_dlq_reason"        // short machine-readable reason, e.g. not_found
+	HeaderDLQError        = "leadbridge_dlq_error"         // the error, with ids but no PII or secrets
+	HeaderDLQAttempts     = "leadbridge_dlq_attempts"      // decimal count of attempts made
+	HeaderDLQFirstFailure = "leadbridge_dlq_first_failure" // RFC 3339 time of the first failure
+	HeaderDLQLastFailure  = "leadbridge_dlq_last_failure"  // RFC 3339 time of the last failure
+	HeaderDLQTopic        = "leadbridge_dlq_topic"         // where the record came from
+	HeaderDLQPartition    = "leadbridge_dlq_partition"
+	HeaderDLQOffset       = "leadbridge_dlq_offset"
+)

@@ -109,6 +109,8 @@ type AccountConfig struct {
 
 type EnrichConfig struct {
 	GroupID string `yaml:"group_id"` // default leadbridge-enrich
+	// HTTPAddr serves /healthz, /readyz and /metrics of an enrich member.
+	HTTPAddr string `yaml:"http_addr"` // default :8081
 	// MaxInFlight bounds the leads being worked on at once by one member.
 	MaxInFlight int `yaml:"max_in_flight"` // default 256
 	// RequestTimeout bounds one Retrieve Lead call.
@@ -131,7 +133,7 @@ func defaultConfig() Config {
 			ReplicationFactor: 1, RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour},
 		HTTP:   HTTPConfig{Addr: ":8080", MaxBodyBytes: 1 << 20, AckTimeout: 8 * time.Second},
 		Aurora: AuroraConfig{APIURL: "https://api.aurorasolar.com", RequestsPerMinute: 90},
-		Enrich: EnrichConfig{GroupID: "leadbridge-enrich", MaxInFlight: 256, RequestTimeout: 10 * time.Second,
+		Enrich: EnrichConfig{GroupID: "leadbridge-enrich", HTTPAddr: ":8081", MaxInFlight: 256, RequestTimeout: 10 * time.Second,
 			RetryFor: 10 * time.Minute, NotFoundRetryFor: 2 * time.Minute},
 		Log: LogConfig{Level: "info"},
 	}
@@ -274,13 +276,14 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 		cfg.Kafka.Brokers = splitList(v)
 	}
 	for name, dst := range map[string]*string{
-		"LEADBRIDGE_TOPIC_RAW":      &cfg.Topics.Raw,
-		"LEADBRIDGE_TOPIC_LEADS":    &cfg.Topics.Leads,
-		"LEADBRIDGE_TOPIC_DLQ":      &cfg.Topics.DLQ,
-		"LEADBRIDGE_HTTP_ADDR":      &cfg.HTTP.Addr,
-		"LEADBRIDGE_AURORA_API_URL": &cfg.Aurora.APIURL,
-		"LEADBRIDGE_ENRICH_GROUP":   &cfg.Enrich.GroupID,
-		"LEADBRIDGE_LOG_LEVEL":      &cfg.Log.Level,
+		"LEADBRIDGE_TOPIC_RAW":        &cfg.Topics.Raw,
+		"LEADBRIDGE_TOPIC_LEADS":      &cfg.Topics.Leads,
+		"LEADBRIDGE_TOPIC_DLQ":        &cfg.Topics.DLQ,
+		"LEADBRIDGE_HTTP_ADDR":        &cfg.HTTP.Addr,
+		"LEADBRIDGE_AURORA_API_URL":   &cfg.Aurora.APIURL,
+		"LEADBRIDGE_ENRICH_GROUP":     &cfg.Enrich.GroupID,
+		"LEADBRIDGE_ENRICH_HTTP_ADDR": &cfg.Enrich.HTTPAddr,
+		"LEADBRIDGE_LOG_LEVEL":        &cfg.Log.Level,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = v

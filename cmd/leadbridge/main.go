@@ -48,9 +48,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"bench":   {"bench ingest: ingest throughput and latency on a real broker, next to a bare HTTP server", runBench},
 		"ingest":  {"serve the webhook endpoints, health and metrics", runIngest},
+		"enrich":  {"run one member of the enrichment consumer group", runEnrich},
 		"topics":  {"topics create: create the raw, leads and DLQ topics; report drift", runTopics},
 		"version": {"print version, commit and Go version", runVersion},
+
+		"simulate": {"send authenticated Aurora or LeadPro webhooks to an ingest, one or many", runSimulate},
 	}
 }
 

@@ -1,0 +1,279 @@
+package enrich
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/deploy/kafkatest"
+
+	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+func newLead(i int) map[string]any {
+	return map[string]any{
+		"address":  fmt.Sprintf("%d Brannan St, San Francisco, CA, 94107", i),
+		"latitude": 37.77960043, "longitude": -122.39530086,
+		"customer": map[string]any{"customer_first_name": "Jane", "customer_last_name": fmt.Sprint("Doe", i),
+			"customer_email": fmt.Sprintf("jane%d@example.com", i), "customer_phone": "(555) 111-5151"},
+	}
+}
+
+// tail keeps reading a topic and the last record per key.
+type tail struct {
+	mu   sync.Mutex
+	all  []*kgo.Record
+	last map[string]*kgo.Record
+}
+
+func (h *harness) tail(ctx context.Context, topic string) *tail {
+	tl := &tail{last: map[string]*kgo.Record{}}
+	c := h.consumer(topic)
+	go func() {
+		for ctx.Err() == nil {
+			fs := c.PollFetches(ctx)
+			tl.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) { tl.all = append(tl.all, r); tl.last[string(r.Key)] = r })
+			tl.mu.Unlock()
+		}
+	}()
+	return tl
+}
+
+func (h *harness) consumer(topic string) *kgo.Client {
+	return kafkatest.Client(h.t, h.b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+}
+
+func (tl *tail) snapshot() ([]*kgo.Record, map[string]*kgo.Record) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	last := make(map[string]*kgo.Record, len(tl.last))
+	for k, v := range tl.last {
+		last[k] = v
+	}
+	return append([]*kgo.Record(nil), tl.all...), last
+}
+
+func providerUpdatedAt(tb testing.TB, r *kgo.Record) string {
+	tb.Helper()
+	var l struct {
+		ProviderFields struct {
+			UpdatedAt string `json:"updated_at"`
+		} `json:"provider_fields"`
+	}
+	if err := json.Unmarshal(r.Value, &l); err != nil {
+		tb.Fatal(err)
+	}
+	return l.ProviderFields.UpdatedAt
+}
+
+// Three members share a few thousand events over many leads and tenants; one
+// is killed hard (no leave, no final commit) mid-stream. Every lead's last
+// record must match the API's latest state, provider state never goes
+// backwards per key, nothing lands in the DLQ, and the duplicates are counted.
+func TestGroupSurvivesHardKill(t *testing.T) {
+	const tenants, leadsPerTenant, events = 3, 100, 3000
+	h := newHarness(t, tenants, 6, sandbox.Options{Latency: 2 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+
+	type ref struct{ tenant, id string }
+	var leads []ref
+	for ti := range tenants {
+		tenant := fmt.Sprintf("tenant-%d", ti)
+		for i := range leadsPerTenant {
+			leads = append(leads, ref{tenant, h.api.PutLead(tenant, newLead(ti*1000+i))})
+		}
+	}
+	members := []*member{h.start("m1"), h.start("m2"), h.start("victim")}
+	leadsTail := h.tail(ctx, h.leads)
+
+	for i := range events {
+		l := leads[i%len(leads)]
+		event := "lead_created"
+		if i >= len(leads) {
+			event = "lead_changed"
+			if _, ok := h.api.UpdateLead(l.tenant, l.id, map[string]any{"monthly_average_bill": i}); !ok {
+				t.Fatalf("update lead %s", l.id)
+			}
+		}
+		h.auroraEvent(ctx, l.tenant, event, l.id)
+		if i == events/2 {
+			members[2].kill()
+			t.Log("killed member 'victim' at event", i)
+		}
+	}
+
+	waitFor(t, 2*time.Minute, "every lead's last record to show the API's latest state", func() bool {
+		_, last := leadsTail.snapshot()
+		for _, l := range leads {
+			r, ok := last[schema.AuroraKey(l.tenant, l.id)]
+			if !ok {
+				return false
+			}
+			cur, _ := h.api.Lead(l.tenant, l.id)
+			if providerUpdatedAt(t, r) != cur["updated_at"] {
+				return false
+			}
+		}
+		return true
+	})
+	all, _ := leadsTail.snapshot()
+	recs := h.leadsOf(all)
+
+	// Provider state never goes backwards per key; count duplicates and raw-order replays.
+	lastUpdated := map[string]time.Time{}
+	lastRaw := map[string]int64{}
+	seen := map[string]bool{}
+	dups, replays := 0, 0
+	for _, r := range recs {
+		u, ok := schema.LeadUpdatedAt(r.lead)
+		if !ok {
+			t.Fatalf("%s: record without updated_at", r.key)
+		}
+		if u.Before(lastUpdated[r.key]) {
+			t.Errorf("%s: updated_at went back from %v to %v", r.key, lastUpdated[r.key], u)
+		}
+		lastUpdated[r.key] = u
+		off, ok := h.rawOffsets.Load(r.ev.ID)
+		if !ok {
+			t.Fatalf("record names raw event %s that was never produced", r.ev.ID)
+		}
+		if prev, ok := lastRaw[r.key]; ok && off.(int64) < prev {
+			replays++
+		}
+		lastRaw[r.key] = off.(int64)
+		id := r.key + "/" + r.ev.ID
+		if seen[id] {
+			dups++
+		}
+		seen[id] = true
+	}
+	dlq := h.readAll(ctx, h.dlq, 0, time.Second)
+	if len(dlq) != 0 {
+		t.Fatalf("%d records in the DLQ; none expected", len(dlq))
+	}
+	calls := h.api.Stats().ByRoute[sandbox.RouteRetrieveLead]
+	t.Logf("events=%d lead records=%d API calls=%d (%.2f per event) duplicates=%d raw-order replays after the kill=%d",
+		events, len(recs), calls, float64(calls)/events, dups, replays)
+}
+
+// With two members and a low budget, the API never sees more than the quota
+// per token in any window, and a throttled tenant does not starve another.
+func TestQuotaHoldsForGroup(t *testing.T) {
+	const rpm = 120
+	h := newHarness(t, 2, 4, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var t0, t1 []string
+	for i := range 60 {
+		t0 = append(t0, h.api.PutLead("tenant-0", newLead(i)))
+		t1 = append(t1, h.api.PutLead("tenant-1", newLead(100+i)))
+	}
+	// tenant-0's first leads answer 429 for a while: that token slows down.
+	for _, id := range t0[:10] {
+		h.api.FailNext(id, sandbox.Repeat(sandbox.Fault{Status: 429, RetryAfter: 3 * time.Second}, 2)...)
+	}
+	for i := range 60 {
+		h.auroraEvent(ctx, "tenant-0", "lead_created", t0[i])
+		h.auroraEvent(ctx, "tenant-1", "lead_created", t1[i])
+	}
+	reg := prometheus.NewRegistry()
+	h.start("q1", func(c *Config) { c.RequestsPerMinute = rpm; c.Metrics = reg })
+	h.start("q2", func(c *Config) { c.RequestsPerMinute = rpm })
+	leadsTail := h.tail(ctx, h.leads)
+	time.Sleep(15 * time.Second)
+
+	for tenant, tok := range h.tokens {
+		for _, w := range []time.Duration{10 * time.Second, 5 * time.Second} {
+			limit := int(float64(rpm) * w.Seconds() / 60)
+			if got := h.api.MaxCallsInWindow(tok.Reveal(), w); got > limit {
+				t.Errorf("%s: %d calls in a %v window, quota allows %d", tenant, got, w, limit)
+			}
+		}
+		t.Logf("%s: %d calls, at most %d in any 10s window", tenant, len(h.api.Calls(tok.Reveal())), h.api.MaxCallsInWindow(tok.Reveal(), 10*time.Second))
+	}
+	_, last := leadsTail.snapshot()
+	done := map[string]int{}
+	for k := range last {
+		switch {
+		case len(k) > 0 && contains(t1, k):
+			done["tenant-1"]++
+		case contains(t0, k):
+			done["tenant-0"]++
+		}
+	}
+	t.Logf("lead records after 15s: %v", done)
+	// 2 members x 0.9 x 60/min = 1.8 calls/s per token: ~25 in 15 s unthrottled.
+	if done["tenant-1"] < 12 {
+		t.Errorf("tenant-1 made %d records while tenant-0 was throttled: it starved", done["tenant-1"])
+	}
+	if done["tenant-0"] == 0 {
+		t.Error("tenant-0 made no progress at all after its 429s")
+	}
+	if share := gauge(t, reg, "leadbridge_enrich_quota_share"); share <= 0 || share >= 1 {
+		t.Error("a member of two kept the whole budget")
+	}
+}
+
+func contains(ids []string, key string) bool {
+	for _, id := range ids {
+		if len(key) >= len(id) && key[len(key)-len(id):] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// gauge returns the value of an unlabelled gauge registered in reg.
+func gauge(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	tb.Fatalf("no gauge %s", name)
+	return 0
+}
+
+// A burst of events for one lead is served by fewer API calls than events,
+// and the last record reflects the last event.
+func TestCoalescing(t *testing.T) {
+	const burst = 20
+	h := newHarness(t, 1, 1, sandbox.Options{Latency: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	id := h.api.PutLead("tenant-0", newLead(1))
+	var lastID string
+	for range burst {
+		data, _ := json.Marshal(schema.AuroraData{Event: "lead_changed", TenantID: "tenant-0", Attributes: map[string]string{"lead_id": id}})
+		lastID = uuid.Must(uuid.NewV7()).String()
+		h.produceRaw(ctx, schema.Event{ID: lastID, Source: schema.AuroraSource("tenant-0"), Type: schema.AuroraTypePrefix + "lead_changed",
+			Subject: id, Time: time.Now().UTC(), PartitionKey: schema.AuroraKey("tenant-0", id), Data: data})
+	}
+	h.start("c1")
+	tl := h.tail(ctx, h.leads)
+	waitFor(t, 30*time.Second, "the record of the last event", func() bool {
+		_, last := tl.snapshot()
+		r, ok := last[schema.AuroraKey("tenant-0", id)]
+		return ok && schema.Header(r, schema.HeaderID) == lastID
+	})
+	calls := h.api.Stats().ByLead[id]
+	t.Logf("%d events, %d API calls", burst, calls)
+	if calls >= burst {
+		t.Fatalf("%d API calls for %d events: nothing was coalesced", calls, burst)
+	}
+}

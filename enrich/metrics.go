@@ -1,0 +1,64 @@
+package enrich
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	apiCalls  *prometheus.CounterVec   // status
+	records   *prometheus.CounterVec   // provider, outcome
+	dlq       *prometheus.CounterVec   // reason
+	latency   prometheus.Histogram     // raw ce_time -> leads ack
+	lag       *prometheus.GaugeVec     // partition
+	coalesced prometheus.Counter       // events served by another event's API call
+	share     prometheus.Gauge         // this member's share of the API budget
+	inflight  prometheus.Gauge         // API calls in flight
+	apiTime   *prometheus.HistogramVec // status class
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_enrich_api_calls_total", Help: "Aurora Retrieve Lead calls by HTTP status (error: no answer).",
+		}, []string{"status"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_enrich_records_total",
+			Help: "Raw events by provider and outcome: produced (lead record acked), coalesced, stale (older than the last record), skipped (not a lead event), dlq.",
+		}, []string{"provider", "outcome"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadbridge_enrich_dlq_total", Help: "Raw events sent to the DLQ, by reason.",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "leadbridge_enrich_latency_seconds",
+			Help:    "From the raw event's ce_time to the lead record's ack.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
+		}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "leadbridge_enrich_consumer_lag", Help: "Raw-topic records not yet committed, per owned partition.",
+		}, []string{"partition"}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadbridge_enrich_coalesced_events_total", Help: "Aurora events served by an API call made for a later event of the same lead.",
+		}),
+		share: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadbridge_enrich_quota_share", Help: "This member's share of requests_per_minute (its share of the raw partitions).",
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadbridge_enrich_api_inflight", Help: "Aurora API calls in flight.",
+		}),
+		apiTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "leadbridge_enrich_api_duration_seconds", Help: "Aurora Retrieve Lead call duration.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}, []string{"status"}),
+	}
+	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime)
+	return m
+}
+
+func statusLabel(status int) string {
+	if status == 0 {
+		return "error"
+	}
+	return strconv.Itoa(status)
+}

@@ -1,0 +1,99 @@
+package enrich
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// partition tracks the records of one owned partition from poll to commit.
+// Records complete in any order; the commit point only moves over a prefix of
+// completed records. It is safe for concurrent use.
+type partition struct {
+	topic string
+	id    int32
+	ctx   context.Context // canceled when the partition is revoked or lost
+	stop  context.CancelFunc
+
+	mu        sync.Mutex
+	entries   []*entry // outstanding, in offset order
+	revoked   bool
+	producing sync.WaitGroup // produces in flight for records of this partition
+	hwm       int64          // high watermark seen in the last fetch
+}
+
+type entry struct {
+	offset int64
+	epoch  int32
+	done   bool
+}
+
+func newPartition(parent context.Context, topic string, id int32) *partition {
+	ctx, cancel := context.WithCancel(parent)
+	return &partition{topic: topic, id: id, ctx: ctx, stop: cancel}
+}
+
+// add registers a polled record; records must be added in offset order.
+func (p *partition) add(r *kgo.Record) *entry {
+	e := &entry{offset: r.Offset, epoch: r.LeaderEpoch}
+	p.mu.Lock()
+	p.entries = append(p.entries, e)
+	p.mu.Unlock()
+	return e
+}
+
+// finish marks e done.
+func (p *partition) finish(e *entry) {
+	p.mu.Lock()
+	e.done = true
+	p.mu.Unlock()
+}
+
+// committable pops the done prefix and returns the offset to commit (the
+// next record to read), ok=false when the prefix did not move.
+func (p *partition) committable() (kgo.EpochOffset, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(p.entries) && p.entries[n].done {
+		n++
+	}
+	if n == 0 {
+		return kgo.EpochOffset{}, false
+	}
+	last := p.entries[n-1]
+	p.entries = p.entries[n:]
+	return kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}, true
+}
+
+// outstanding is the number of polled records not yet committable.
+func (p *partition) outstanding() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.entries)
+}
+
+// beginProduce reserves the right to produce for a record of p; it fails once
+// p is revoked, so a member that lost a partition never writes a lead record
+// after the new owner may have written a newer one.
+func (p *partition) beginProduce() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.revoked {
+		return false
+	}
+	p.producing.Add(1)
+	return true
+}
+
+func (p *partition) endProduce() { p.producing.Done() }
+
+// revoke cancels the partition's work and waits for its produces in flight.
+func (p *partition) revoke() {
+	p.mu.Lock()
+	p.revoked = true
+	p.mu.Unlock()
+	p.stop()
+	p.producing.Wait()
+}
