@@ -11,15 +11,15 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// KafkaImage is the image of the testcontainers fallback; same version as
+// kafkaImage is the image of the testcontainers fallback; same version as
 // deploy/kafka/run-kafka.sh. LEADBRIDGE_TEST_KAFKA_IMAGE overrides it.
-const KafkaImage = "apache/kafka:4.4.0"
+const kafkaImage = "apache/kafka:4.4.0"
 
 func containerImage() string {
 	if img := os.Getenv("LEADBRIDGE_TEST_KAFKA_IMAGE"); img != "" {
 		return img
 	}
-	return KafkaImage
+	return kafkaImage
 }
 
 // dockerHealthy reports whether a Docker engine answers, the way
@@ -63,7 +63,7 @@ func startContainer(tb testing.TB) (seeds []string, err error) {
 	}()
 
 	img := containerImage()
-	tb.Logf("kafkatest: %s unset, Docker answers: starting %s", EnvBrokers, img)
+	tb.Logf("kafkatest: %s unset, Docker answers: starting %s", envBrokers, img)
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

@@ -18,14 +18,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// EnvBrokers names the variable that points the tests at a running Kafka.
-const EnvBrokers = "LEADBRIDGE_TEST_KAFKA_BROKERS"
+// envBrokers names the variable that points the tests at a running Kafka.
+const envBrokers = "LEADBRIDGE_TEST_KAFKA_BROKERS"
 
 // Broker kinds, in the order Find tries them.
 const (
-	KindEnv            = "env"
-	KindTestcontainers = "testcontainers"
-	KindKfake          = "kfake"
+	kindEnv            = "env"
+	kindTestcontainers = "testcontainers"
+	kindKfake          = "kfake"
 )
 
 // Broker describes the Kafka cluster a test talks to.
@@ -75,7 +75,7 @@ func RequireReal(tb testing.TB) Broker {
 	}
 	msg := fmt.Sprintf("kafkatest: %s needs real Apache Kafka but the broker is %s (%s); "+
 		"start one with `make kafka-start` and set %s=127.0.0.1:9092",
-		tb.Name(), b.Kind, strings.Join(b.Seeds, ","), EnvBrokers)
+		tb.Name(), b.Kind, strings.Join(b.Seeds, ","), envBrokers)
 	if os.Getenv("CI") != "" {
 		tb.Fatal(msg + " [CI: failing instead of skipping]")
 	}
@@ -136,32 +136,32 @@ func newClient(tb testing.TB, b Broker, opts ...kgo.Opt) *kgo.Client {
 }
 
 func find(tb testing.TB) (Broker, string, error) {
-	if v := os.Getenv(EnvBrokers); strings.TrimSpace(v) != "" {
-		b := Broker{Seeds: splitSeeds(v), Kind: KindEnv, Real: true}
+	if v := os.Getenv(envBrokers); strings.TrimSpace(v) != "" {
+		b := Broker{Seeds: splitSeeds(v), Kind: kindEnv, Real: true}
 		if err := ping(b.Seeds, 30*time.Second); err != nil {
 			return Broker{}, "", fmt.Errorf("%s=%s but no Kafka answers there: %w "+
-				"(start one with `make kafka-start`, or unset %s)", EnvBrokers, v, err, EnvBrokers)
+				"(start one with `make kafka-start`, or unset %s)", envBrokers, v, err, envBrokers)
 		}
 		return b, "", nil
 	}
 
 	seeds, err := startContainer(tb)
 	if err == nil {
-		b := Broker{Seeds: seeds, Kind: KindTestcontainers, Real: true}
-		return b, fmt.Sprintf("kafkatest: %s unset; using testcontainers %s at %s", EnvBrokers, containerImage(), strings.Join(seeds, ",")), nil
+		b := Broker{Seeds: seeds, Kind: kindTestcontainers, Real: true}
+		return b, fmt.Sprintf("kafkatest: %s unset; using testcontainers %s at %s", envBrokers, containerImage(), strings.Join(seeds, ",")), nil
 	}
 	why := err.Error()
 
 	c, kerr := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
 	if kerr != nil {
-		return Broker{}, "", fmt.Errorf("no %s, no Docker (%s) and kfake failed too: %w", EnvBrokers, why, kerr)
+		return Broker{}, "", fmt.Errorf("no %s, no Docker (%s) and kfake failed too: %w", envBrokers, why, kerr)
 	}
 	// The cluster lives as long as the test process: it is shared by every test of the package.
-	b := Broker{Seeds: c.ListenAddrs(), Kind: KindKfake, Real: false}
+	b := Broker{Seeds: c.ListenAddrs(), Kind: kindKfake, Real: false}
 	banner := "kafkatest: FELL BACK TO kfake (in-process fake Kafka), NOT real Apache Kafka"
 	notice := "\n" + strings.Repeat("*", len(banner)+4) + "\n* " + banner + " *\n" + strings.Repeat("*", len(banner)+4) +
-		"\n  why: " + EnvBrokers + " is unset and no Docker engine answered (" + why + ")" +
-		"\n  for a real broker: make kafka-start; export " + EnvBrokers + "=127.0.0.1:9092"
+		"\n  why: " + envBrokers + " is unset and no Docker engine answered (" + why + ")" +
+		"\n  for a real broker: make kafka-start; export " + envBrokers + "=127.0.0.1:9092"
 	// also on stderr once, visible in `go test -v` output and in the output of failed packages
 	fmt.Fprintln(os.Stderr, banner)
 	return b, notice, nil
