@@ -79,7 +79,7 @@ func (h *harness) start(name string, mutate ...func(*Config)) *member {
 		APITokens: h.tokens, RequestsPerMinute: 1_000_000,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		RetryFor: 5 * time.Second, NotFoundRetryFor: time.Second,
-		CommitInterval: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second,
+		ShutdownGrace: 5 * time.Second,
 		Metrics: prometheus.NewRegistry(),
 	}
 	for _, m := range mutate {

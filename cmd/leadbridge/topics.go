@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -124,9 +125,19 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, cfg Config, w io.Writer
 
 func topicDrift(ctx context.Context, adm *kadm.Client, s topicSpec, cfg Config) ([]string, error) {
 	var problems []string
-	details, err := adm.ListTopics(ctx, s.name)
-	if err != nil {
-		return nil, fmt.Errorf("describe topic %s: %w", s.name, err)
+	// A topic created a moment ago may not show its partitions in metadata
+	// yet; wait a little before calling that drift.
+	var details kadm.TopicDetails
+	for try := 0; ; try++ {
+		var err error
+		details, err = adm.ListTopics(ctx, s.name)
+		if err != nil {
+			return nil, fmt.Errorf("describe topic %s: %w", s.name, err)
+		}
+		if d, ok := details[s.name]; (ok && len(d.Partitions) > 0) || try == 20 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	if d, ok := details[s.name]; ok {
 		if n := int32(len(d.Partitions)); n < cfg.Topics.Partitions {

@@ -21,14 +21,11 @@
 //
 // Stopping a broker mid-test: go test runs packages in parallel, so a test must
 // not stop the shared broker under the other packages' tests. It starts a private
-// one instead (needs real Kafka tooling: call RequireReal first), with the script
-// whose absolute path LEADBRIDGE_TEST_KAFKA_CTL holds (set by .ci/run and printed by
-// `make kafka-start`; the jars are already resolved by then):
-//
-//	KAFKA_WORK_DIR=<t.TempDir()> KAFKA_PORT=<free> KAFKA_CONTROLLER_PORT=<free> $LEADBRIDGE_TEST_KAFKA_CTL start
-//
-// then `stop` (SIGTERM), `kill` (SIGKILL, a crash) and `start` again with the same
-// KAFKA_WORK_DIR (the work dir remembers its ports), and `stop` in t.Cleanup.
+// one instead with [StartPrivate], which runs the script whose absolute path
+// LEADBRIDGE_TEST_KAFKA_CTL holds (set by .ci/run and printed by `make
+// kafka-start`; the jars are already resolved by then) on free ports in a
+// temporary work dir; [Private.Stop] and [Private.Start] take it down and bring
+// it back with its data.
 // Measured: a fresh private broker serves in about 3 s, start after stop about
 // 2.5 s, start after kill about 7 s; franz-go clients need a few more seconds to
 // reconnect (see deploy/kafka/README.md).
