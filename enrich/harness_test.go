@@ -80,7 +80,7 @@ func (h *harness) start(name string, mutate ...func(*Config)) *member {
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		RetryFor: 5 * time.Second, NotFoundRetryFor: time.Second,
 		ShutdownGrace: 5 * time.Second,
-		Metrics: prometheus.NewRegistry(),
+		Metrics:       prometheus.NewRegistry(),
 	}
 	for _, m := range mutate {
 		m(&cfg)
