@@ -120,6 +120,8 @@ type EnrichConfig struct {
 	RetryFor time.Duration `yaml:"retry_for"` // default 10m
 	// NotFoundRetryFor is how long a 404 is retried (a new lead can lag its webhook).
 	NotFoundRetryFor time.Duration `yaml:"not_found_retry_for"` // default 2m
+	// ShutdownGrace is how long a stopping member lets in-flight work finish.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"` // default 15s
 }
 
 type LogConfig struct {
@@ -134,7 +136,7 @@ func defaultConfig() Config {
 		HTTP:   HTTPConfig{Addr: ":8080", MaxBodyBytes: 1 << 20, AckTimeout: 8 * time.Second},
 		Aurora: AuroraConfig{APIURL: "https://api.aurorasolar.com", RequestsPerMinute: 90},
 		Enrich: EnrichConfig{GroupID: "leadbridge-enrich", HTTPAddr: ":8081", MaxInFlight: 256, RequestTimeout: 10 * time.Second,
-			RetryFor: 10 * time.Minute, NotFoundRetryFor: 2 * time.Minute},
+			RetryFor: 10 * time.Minute, NotFoundRetryFor: 2 * time.Minute, ShutdownGrace: 15 * time.Second},
 		Log: LogConfig{Level: "info"},
 	}
 }

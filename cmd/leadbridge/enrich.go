@@ -101,6 +101,7 @@ func enrichConfig(cfg Config, reg prometheus.Registerer) enrich.Config {
 		RequestTimeout:    cfg.Enrich.RequestTimeout,
 		RetryFor:          cfg.Enrich.RetryFor,
 		NotFoundRetryFor:  cfg.Enrich.NotFoundRetryFor,
+		ShutdownGrace:     cfg.Enrich.ShutdownGrace,
 		Metrics:           reg,
 	}
 }

@@ -51,6 +51,7 @@ func commands() map[string]command {
 		"bench":   {"bench ingest: ingest throughput and latency on a real broker, next to a bare HTTP server", runBench},
 		"ingest":  {"serve the webhook endpoints, health and metrics", runIngest},
 		"enrich":  {"run one member of the enrichment consumer group", runEnrich},
+		"dev":     {"everything in one process on an in-process broker, for development", runDev},
 		"topics":  {"topics create: create the raw, leads and DLQ topics; report drift", runTopics},
 		"version": {"print version, commit and Go version", runVersion},
 

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// syncBuffer is a bytes.Buffer safe for the command writing and the test reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type devProcess struct {
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startDev(t *testing.T, args ...string) *devProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &devProcess{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- run(ctx, append([]string{"leadbridge", "dev"}, args...), func(string) string { return "" }, p.out) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *devProcess) stop(t *testing.T) {
+	t.Helper()
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	p.cancel = nil
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("dev after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("dev did not stop within 30s")
+	}
+}
+
+// leadKeys reads the leads topic from the start for a while and returns its keys.
+func leadKeys(t *testing.T, broker string, want ...string) map[string]bool {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("leads"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	keys := map[string]bool{}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		c.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if err := schema.ValidateLead(r.Value); err != nil {
+				t.Errorf("lead record breaks the schema: %v", err)
+			}
+			keys[string(r.Key)] = true
+		})
+		all := true
+		for _, w := range want {
+			all = all && keys[w]
+		}
+		if all {
+			break
+		}
+	}
+	return keys
+}
+
+// leadbridge dev end to end: a lead created in the sandbox fires through
+// ingest and enrich, simulate sends an Aurora and a LeadPro webhook, both
+// lead records come out; after a restart on the same data dir they are
+// still there.
+func TestDevEndToEnd(t *testing.T) {
+	data := t.TempDir()
+	broker := freeAddr(t)
+	_, kport, _ := strings.Cut(broker, ":")
+	in, enr, sb := freeAddr(t), freeAddr(t), freeAddr(t)
+	args := []string{"--data", data, "--kafka-port", kport, "--http-addr", in, "--enrich-addr", enr, "--sandbox-addr", sb}
+	dev := startDev(t, args...)
+	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)
+	if !strings.Contains(dev.out.String(), "leadbridge tail leads") {
+		t.Fatalf("banner lacks how to watch the leads topic:\n%s", dev.out.String())
+	}
+
+	// A lead created in the sandbox: its lead_created subscription fires through ingest.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+sb+"/tenants/"+devTenant+"/leads",
+		strings.NewReader(`{"lead":{"address":"434 Brannan St, San Francisco, CA, 94107","customer":{"customer_first_name":"Jane"}}}`))
+	req.Header.Set("Authorization", "Bearer "+devAPIToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("create lead: %v %v", err, resp)
+	}
+	var created struct{ Lead struct{ ID string } }
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+
+	// simulate: an Aurora lead_changed for that lead, and a LeadPro lead.created.
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"leadbridge", "simulate", "--url", "http://" + in, "--provider", "aurora",
+		"--event", "lead_changed", "--tenant", devTenant, "--token", devHookToken, "--attr", "lead_id=" + created.Lead.ID},
+		func(string) string { return "" }, &out); err != nil || !strings.Contains(out.String(), "200") {
+		t.Fatalf("simulate aurora: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"leadbridge", "simulate", "--url", "http://" + in, "--provider", "leadpro",
+		"--account", devAccount, "--secret", devSecret, "--attr", "id=31337"},
+		func(string) string { return "" }, &out); err != nil || !strings.Contains(out.String(), "200") {
+		t.Fatalf("simulate leadpro: %v\n%s", err, out.String())
+	}
+	auroraKey, leadproKey := schema.AuroraKey(devTenant, created.Lead.ID), schema.LeadProKey(devAccount, "31337")
+	if keys := leadKeys(t, broker, auroraKey, leadproKey); !keys[auroraKey] || !keys[leadproKey] {
+		t.Fatalf("lead records: %v", keys)
+	}
+
+	dev.stop(t)
+	startDev(t, args...)
+	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)
+	if keys := leadKeys(t, broker, auroraKey, leadproKey); !keys[auroraKey] || !keys[leadproKey] {
+		t.Fatalf("after a restart the lead records are gone: %v", keys)
+	}
+}
