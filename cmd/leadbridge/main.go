@@ -56,6 +56,7 @@ func commands() map[string]command {
 		"version": {"print version, commit and Go version", runVersion},
 
 		"simulate": {"send authenticated Aurora or LeadPro webhooks to an ingest, one or many", runSimulate},
+		"tail":     {"print a topic's records as they arrive: key, CloudEvents headers, JSON value", runTail},
 	}
 }
 
