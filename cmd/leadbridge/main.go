@@ -58,6 +58,7 @@ func commands() map[string]command {
 		"simulate": {"send authenticated Aurora or LeadPro webhooks to an ingest, one or many", runSimulate},
 		"tail":     {"print a topic's records as they arrive: key, CloudEvents headers, JSON value", runTail},
 		"probe":    {"GET a URL, exit 0 on 2xx: the health check of shell-less containers", runProbe},
+		"sandbox":  {"sandbox aurora: a local Aurora API (leads, Retrieve Lead, webhooks that fire)", runSandbox},
 	}
 }
 
