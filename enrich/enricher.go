@@ -314,7 +314,9 @@ func (e *Enricher) commit(ctx context.Context, parts []*partition) {
 		e.mu.Unlock()
 	}
 	offsets := map[int32]kgo.EpochOffset{}
+	byID := map[int32]*partition{}
 	for _, p := range parts {
+		byID[p.id] = p
 		if eo, ok := p.committable(); ok {
 			offsets[p.id] = eo
 		}
@@ -334,6 +336,16 @@ func (e *Enricher) commit(ctx context.Context, parts []*partition) {
 	e.client.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{e.cfg.RawTopic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			cerr = errors.Join(err, commitErrors(resp))
+			if err != nil || resp == nil {
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, rp := range t.Partitions {
+					if rp.ErrorCode == 0 {
+						byID[rp.Partition].committedAt(offsets[rp.Partition].Offset)
+					}
+				}
+			}
 		})
 	if cerr != nil {
 		e.log.Warn("commit offsets", zap.Error(cerr))

@@ -19,8 +19,10 @@ type partition struct {
 	mu        sync.Mutex
 	entries   []*entry // outstanding, in offset order
 	revoked   bool
-	producing sync.WaitGroup // produces in flight for records of this partition
-	hwm       int64          // high watermark seen in the last fetch
+	mark      kgo.EpochOffset // the next offset after the done prefix
+	committed int64           // the last offset the group acknowledged; -1 none
+	producing sync.WaitGroup  // produces in flight for records of this partition
+	hwm       int64           // high watermark seen in the last fetch
 }
 
 type entry struct {
@@ -31,7 +33,7 @@ type entry struct {
 
 func newPartition(parent context.Context, topic string, id int32) *partition {
 	ctx, cancel := context.WithCancel(parent)
-	return &partition{topic: topic, id: id, ctx: ctx, stop: cancel}
+	return &partition{topic: topic, id: id, ctx: ctx, stop: cancel, mark: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1}
 }
 
 // add registers a polled record; records must be added in offset order.
@@ -51,7 +53,8 @@ func (p *partition) finish(e *entry) {
 }
 
 // committable pops the done prefix and returns the offset to commit (the
-// next record to read), ok=false when the prefix did not move.
+// next record to read); ok=false when the group already has it. A commit
+// that failed is offered again until one succeeds (see committedAt).
 func (p *partition) committable() (kgo.EpochOffset, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -59,12 +62,19 @@ func (p *partition) committable() (kgo.EpochOffset, bool) {
 	for n < len(p.entries) && p.entries[n].done {
 		n++
 	}
-	if n == 0 {
-		return kgo.EpochOffset{}, false
+	if n > 0 {
+		last := p.entries[n-1]
+		p.entries = p.entries[n:]
+		p.mark = kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}
 	}
-	last := p.entries[n-1]
-	p.entries = p.entries[n:]
-	return kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}, true
+	return p.mark, p.mark.Offset > p.committed
+}
+
+// committedAt records that the group acknowledged offset.
+func (p *partition) committedAt(offset int64) {
+	p.mu.Lock()
+	p.committed = max(p.committed, offset)
+	p.mu.Unlock()
 }
 
 // outstanding is the number of polled records not yet committable.
