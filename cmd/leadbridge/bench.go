@@ -66,6 +66,7 @@ const benchDistinct = 10000
 func benchCommands() map[string]command {
 	return map[string]command{
 		"ingest": {"ingest throughput and latency on a real broker, next to a bare HTTP server", runBenchIngest},
+		"enrich": {"enrichment throughput against the API latency bound and the aggregate quota", runBenchEnrich},
 	}
 }
 

@@ -21,8 +21,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type devProcess struct {
 	out    *syncBuffer
@@ -34,7 +38,9 @@ func startDev(t *testing.T, args ...string) *devProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &devProcess{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- run(ctx, append([]string{"leadbridge", "dev"}, args...), func(string) string { return "" }, p.out) }()
+	go func() {
+		p.done <- run(ctx, append([]string{"leadbridge", "dev"}, args...), func(string) string { return "" }, p.out)
+	}()
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }

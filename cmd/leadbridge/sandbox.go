@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -113,32 +111,17 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 func serveSandbox(ctx context.Context, ln net.Listener, opts sandbox.Options, banner sandboxBanner, stdout io.Writer, logger *zap.Logger) error {
 	sb := sandbox.New(opts)
 	defer sb.Close()
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-
 	banner.base = baseURL(ln.Addr())
 	if err := banner.write(stdout); err != nil {
 		logger.Warn("print sandbox banner", zap.Error(err))
 	}
 	logger.Info("aurora sandbox listening", zap.String("addr", ln.Addr().String()),
 		zap.Int("tenants_with_token", len(opts.Tokens)), zap.Bool("any_token", opts.AcceptAnyToken))
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("aurora sandbox: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
+	err := serveHandler(ctx, ln, sb.Handler())
 	sb.Close()
 	logger.Info("aurora sandbox stopped")
 	if err != nil {
-		return fmt.Errorf("aurora sandbox shutdown: %w", err)
+		return fmt.Errorf("aurora sandbox: %w", err)
 	}
 	return nil
 }
