@@ -29,7 +29,7 @@ against:
   latency: API latency --latency, no quota; bound = members x max_in_flight / latency
   quota:   --rpm per token over --tenants tokens (the sandbox answers 429 past it);
            bound = API calls / (rpm x tenants / 60 s)
-Events are spread over --leads leads, so a backlog holds several events per lead
+Events are spread over --latency-leads / --quota-leads leads, so a backlog holds several events per lead
 (bursts, duplicate deliveries): enrich serves them with one call each.`
 
 func runBenchEnrich(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {

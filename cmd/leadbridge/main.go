@@ -48,17 +48,16 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"bench":   {"bench ingest: ingest throughput and latency on a real broker, next to a bare HTTP server", runBench},
-		"ingest":  {"serve the webhook endpoints, health and metrics", runIngest},
-		"enrich":  {"run one member of the enrichment consumer group", runEnrich},
-		"dev":     {"everything in one process on an in-process broker, for development", runDev},
-		"topics":  {"topics create: create the raw, leads and DLQ topics; report drift", runTopics},
-		"version": {"print version, commit and Go version", runVersion},
-
+		"ingest":   {"serve the webhook endpoints, health and metrics", runIngest},
+		"enrich":   {"run one member of the enrichment consumer group", runEnrich},
+		"topics":   {"topics create: create the raw, leads and DLQ topics; report drift", runTopics},
+		"dev":      {"everything in one process on an in-process broker, for development", runDev},
 		"simulate": {"send authenticated Aurora or LeadPro webhooks to an ingest, one or many", runSimulate},
 		"tail":     {"print a topic's records as they arrive: key, CloudEvents headers, JSON value", runTail},
-		"probe":    {"GET a URL, exit 0 on 2xx: the health check of shell-less containers", runProbe},
 		"sandbox":  {"sandbox aurora: a local Aurora API (leads, Retrieve Lead, webhooks that fire)", runSandbox},
+		"bench":    {"bench ingest, bench enrich: throughput against a bare server, the API latency bound and the quota", runBench},
+		"probe":    {"GET a URL, exit 0 on 2xx: the health check of shell-less containers", runProbe},
+		"version":  {"print version, commit and Go version", runVersion},
 	}
 }
 
