@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/leadbridge/leadbridge/ingest/ingesttest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -50,30 +49,7 @@ func testConfig() Config {
 // fixedClock is the receive time in golden files.
 var fixedClock = time.Date(2026, 11, 22, 9, 30, 0, 123000000, time.UTC)
 
-// fakePublisher is a func-field fake (WTF Dial's mock/ style).
-type fakePublisher struct {
-	mu        sync.Mutex
-	events    []schema.Event
-	PublishFn func(ctx context.Context, ev schema.Event) error
-}
-
-func (p *fakePublisher) Publish(ctx context.Context, ev schema.Event) error {
-	if p.PublishFn != nil {
-		if err := p.PublishFn(ctx, ev); err != nil {
-			return err
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, ev)
-	return nil
-}
-
-func (p *fakePublisher) Events() []schema.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]schema.Event(nil), p.events...)
-}
+type fakePublisher = ingesttest.Publisher
 
 // delivery is one webhook request of the shared fixture table.
 type delivery struct {

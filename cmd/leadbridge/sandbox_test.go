@@ -19,33 +19,15 @@ import (
 	"time"
 )
 
-// sandboxOutput is a stdout the test reads while run writes it.
-type sandboxOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *sandboxOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *sandboxOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 var sandboxBase = regexp.MustCompile(`sandbox on (http://127\.0\.0\.1:\d+)`)
 
 // startSandbox runs `leadbridge sandbox aurora` through run() on a free port
 // and returns its base URL and printed output. It stops at cleanup and fails
 // the test if it does not stop cleanly.
-func startSandbox(tb testing.TB, env map[string]string, flags ...string) (base string, out *sandboxOutput) {
+func startSandbox(tb testing.TB, env map[string]string, flags ...string) (base string, out *syncBuffer) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out = &sandboxOutput{}
+	out = &syncBuffer{}
 	done := make(chan error, 1)
 	args := append([]string{"leadbridge", "sandbox", "aurora", "--addr", "127.0.0.1:0"}, flags...)
 	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, out) }()

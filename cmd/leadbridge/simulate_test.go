@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/leadbridge/leadbridge/ingest"
+	"github.com/leadbridge/leadbridge/ingest/ingesttest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -44,31 +45,7 @@ leadpro:
 
 var simConfigEnv = map[string]string{"TOKEN": simToken, "PASSWORD": simPassword, "SECRET": simSecret}
 
-// fakePublisher is a func-field fake of ingest.Publisher that keeps what it got.
-type fakePublisher struct {
-	PublishFn func(ctx context.Context, ev schema.Event) error
-
-	mu     sync.Mutex
-	events []schema.Event
-}
-
-func (p *fakePublisher) Publish(ctx context.Context, ev schema.Event) error {
-	if p.PublishFn != nil {
-		if err := p.PublishFn(ctx, ev); err != nil {
-			return err
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, ev)
-	return nil
-}
-
-func (p *fakePublisher) Events() []schema.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]schema.Event(nil), p.events...)
-}
+type fakePublisher = ingesttest.Publisher
 
 // newSimIngest serves a real ingest.Server, publishing to a fake.
 func newSimIngest(tb testing.TB) (*httptest.Server, *fakePublisher) {
