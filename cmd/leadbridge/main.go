@@ -1,6 +1,3 @@
-// Command leadbridge receives Aurora and LeadPro lead webhooks, publishes
-// them as CloudEvents to Kafka and enriches them into canonical lead records.
-// See README.md; `leadbridge --help` lists the commands.
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Package ingesttest holds test doubles for ingest's dependencies (WTF
-// Dial's mock/ style): func fields a test sets to script behaviour.
 package ingesttest
 
 import (
