@@ -75,8 +75,8 @@ func providerUpdatedAt(tb testing.TB, r *kgo.Record) string {
 	return l.ProviderFields.UpdatedAt
 }
 
-// Three members share a few thousand events over many leads and tenants; one
-// is killed hard (no leave, no final commit) mid-stream. Every lead's last
+// Three members share a few thousand events over many leads and tenants; one,
+// a child process, is SIGKILLed mid-stream (no leave, no final commit). Every lead's last
 // record must match the API's latest state, provider state never goes
 // backwards per key, nothing lands in the DLQ, and the duplicates are counted.
 func TestGroupSurvivesHardKill(t *testing.T) {
@@ -93,7 +93,9 @@ func TestGroupSurvivesHardKill(t *testing.T) {
 			leads = append(leads, ref{tenant, h.api.PutLead(tenant, newLead(ti*1000+i))})
 		}
 	}
-	members := []*member{h.start("m1"), h.start("m2"), h.start("victim")}
+	h.start("m1")
+	h.start("m2")
+	killVictim := h.startChild() // a separate process, so the kill is a real crash
 	leadsTail := h.tail(ctx, h.leads)
 
 	for i := range events {
@@ -107,8 +109,8 @@ func TestGroupSurvivesHardKill(t *testing.T) {
 		}
 		h.auroraEvent(ctx, l.tenant, event, l.id)
 		if i == events/2 {
-			members[2].kill()
-			t.Log("killed member 'victim' at event", i)
+			killVictim()
+			t.Log("SIGKILLed the member process 'victim' at event", i)
 		}
 	}
 

@@ -63,8 +63,7 @@ func newHarness(t testing.TB, tenants int, partitions int32, opts sandbox.Option
 	return h
 }
 
-// member runs one enricher until the returned stop is called. kill, instead,
-// closes its client without leaving the group or committing: a crash.
+// member runs one enricher in this process until stop is called.
 type member struct {
 	e      *Enricher
 	client *kgo.Client
@@ -89,7 +88,6 @@ func (h *harness) start(name string, mutate ...func(*Config)) *member {
 	e := New(cfg, aurora.NewClient(h.apiURL, nil, log), log)
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(h.group),
-		kgo.InstanceID(name), // static: a killed member does not leave the group
 		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond),
 		kgo.ProducerLinger(0),
 	}, e.ClientOpts()...)
@@ -110,13 +108,6 @@ func (m *member) stop() {
 	<-m.done
 	m.client.LeaveGroup()
 	m.client.Close()
-}
-
-// kill closes the client at once: no leave (static member), no more commits.
-func (m *member) kill() {
-	m.client.Close()
-	m.cancel()
-	<-m.done
 }
 
 // auroraEvent produces an Aurora lead event for a lead to the raw topic, as
