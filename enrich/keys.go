@@ -206,7 +206,10 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	}
 	rec := leadEvent(lead, last.ev, value).Record()
 	rec.Topic = e.cfg.LeadsTopic
-	if !e.produce(last.part, rec) {
+	if ok, err := e.produce(last.part, rec); !ok {
+		if err != nil { // e.g. over max.message.bytes: the raw record still fits the DLQ
+			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())
+		}
 		return
 	}
 	if hasTime {
@@ -261,26 +264,26 @@ func marshalLead(l schema.Lead) ([]byte, error) {
 }
 
 // produce writes rec and waits for the ack, retrying what can be retried
-// until the partition is revoked or the member stops. It reports whether the
-// record was acknowledged.
-func (e *Enricher) produce(part *partition, rec *kgo.Record) bool {
+// until the partition is revoked or the member stops. ok reports the ack;
+// err is set when the broker refused the record for good.
+func (e *Enricher) produce(part *partition, rec *kgo.Record) (ok bool, err error) {
 	for attempt := 0; ; attempt++ {
 		if !part.beginProduce() {
-			return false
+			return false, nil
 		}
 		err := e.client.ProduceSync(context.WithoutCancel(part.ctx), rec).FirstErr()
 		part.endProduce()
 		if err == nil {
-			return true
+			return true, nil
 		}
 		if !kerr.IsRetriable(err) && !errors.Is(err, kgo.ErrRecordTimeout) && !errors.Is(err, kgo.ErrRecordRetries) {
 			e.log.Error("produce failed permanently", zap.String("topic", rec.Topic), zap.Error(err))
-			return false
+			return false, err
 		}
 		e.log.Warn("produce failed; retrying", zap.String("topic", rec.Topic), zap.Error(err))
 		select {
 		case <-part.ctx.Done():
-			return false
+			return false, nil
 		case <-time.After(backoff(e.cfg.BackoffBase, e.cfg.BackoffMax, attempt)):
 		}
 	}
@@ -316,8 +319,8 @@ func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempt
 				hdr(schema.HeaderDLQPartition, strconv.Itoa(int(r.Partition))),
 				hdr(schema.HeaderDLQOffset, strconv.FormatInt(r.Offset, 10)),
 			)}
-		if !e.produce(it.part, dl) {
-			return
+		if ok, _ := e.produce(it.part, dl); !ok {
+			return // revoked, stopping, or the DLQ refused it (logged): the offset is held
 		}
 		e.m.dlq.WithLabelValues(reason).Inc()
 		e.m.records.WithLabelValues(providerOf(it.ev), "dlq").Inc()
