@@ -96,7 +96,11 @@ func (e *Enricher) enrichAurora(items []*item) {
 			return
 		}
 		if err == nil {
-			lead, err := schema.LeadFromAurora(last.ev, last.tenant, body)
+			evs := make([]schema.Event, len(items))
+			for i, it := range items {
+				evs[i] = it.ev
+			}
+			lead, err := schema.LeadFromAurora(last.ev, last.tenant, schema.AuroraWebhookOf(evs...), body)
 			if err != nil {
 				e.deadLetter(items, "unmappable", err, attempt, e.cfg.Now())
 				return

@@ -56,9 +56,21 @@ type Lead struct {
 	LeadID    string `json:"lead_id"`
 	// Status is in the provider's vocabulary; see LeadFromAurora and
 	// LeadFromLeadPro for what fills it when the provider sends none.
-	Status    string  `json:"status"`
-	Contact   Contact `json:"contact,omitzero"`
-	Address   Address `json:"address,omitzero"`
+	Status string `json:"status"`
+	// Source is where the provider says the lead came from: Aurora's
+	// lead_created source (lcai, api), LeadPro's source ("homepage" when the
+	// payload gives none, as LeadPro's field table says).
+	Source string `json:"source,omitempty"`
+	// Type is LeadPro's lead type (sale, vendor, landlord, let,
+	// mortgage_request) as sent; Aurora has none.
+	Type    string  `json:"type,omitempty"`
+	Contact Contact `json:"contact,omitzero"`
+	// Address is the lead's own address: Aurora's lead address (the site,
+	// with coordinates), LeadPro's address and postcode (the contact's).
+	Address Address `json:"address,omitzero"`
+	// Property is the advertised property a LeadPro sale or let lead enquires
+	// about (advert_address, advert_postcode), distinct from Address.
+	Property  Address `json:"property,omitzero"`
 	ProjectID string  `json:"project_id,omitempty"` // Aurora, once converted
 	// CreatedAt and UpdatedAt are the provider's times, normalised to RFC 3339
 	// in UTC (the provider's own text stays in ProviderFields).
@@ -86,6 +98,9 @@ type Contact struct {
 	Title     string `json:"title,omitempty"`
 	Email     string `json:"email,omitempty"` // as sent, even when not a valid address
 	Phone     string `json:"phone,omitempty"` // as sent; digits only when sent as a number
+	// Address is the contact's mailing address as sent (Aurora's
+	// customer.customer_address); it is not the lead's Address.
+	Address string `json:"address,omitempty"`
 }
 
 // Address is where a lead's property is. Every field is optional. Latitude
@@ -132,9 +147,12 @@ var leadSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("read lead schema: %w", err)
 	}
 	c := jsonschema.NewCompiler()
-	// Draft 2020-12 treats format as an annotation by default, which is what
-	// we want (see the schema's description); say so rather than rely on it.
+	// Draft 2020-12 treats format as an annotation by default. leadbridge
+	// writes every date-time itself, so a malformed one is our bug: assert
+	// the formats. Provider values that break a format (an email) are kept
+	// as sent and carry no format in the schema.
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
 	if err := c.AddResource(LeadSchemaID, doc); err != nil {
 		return nil, fmt.Errorf("add lead schema: %w", err)
 	}

@@ -8,18 +8,62 @@ import (
 	"strings"
 )
 
+// AuroraWebhook is what Aurora's webhooks said about a lead, beside what
+// Retrieve Lead returns: the API shows neither the lead's source nor, for a
+// while after conversion, always its project.
+type AuroraWebhook struct {
+	// Source is lead_created's source: "The SOURCE of a lead can either be
+	// lcai or api".
+	Source string
+	// ProjectID is lead_converted's project_id: "Fires upon a lead being
+	// converted into a project".
+	ProjectID string
+}
+
+// AuroraWebhookOf reads the webhook facts of the raw Aurora events evs, given
+// in raw-topic order (a later non-empty value wins): source from
+// lead_created, project_id from lead_converted. Events it cannot read add
+// nothing.
+func AuroraWebhookOf(evs ...Event) AuroraWebhook {
+	var w AuroraWebhook
+	for _, ev := range evs {
+		var d AuroraData
+		if json.Unmarshal(ev.Data, &d) != nil {
+			continue
+		}
+		switch d.Event {
+		case "lead_created":
+			if s := d.Attributes["source"]; s != "" {
+				w.Source = s
+			}
+		case "lead_converted":
+			if p := d.Attributes["project_id"]; p != "" {
+				w.ProjectID = p
+			}
+		}
+	}
+	return w
+}
+
 // LeadFromAurora maps Aurora's Retrieve Lead response body, fetched for the
-// raw event ev of tenant tenantID, to a lead record. It is pure.
+// raw event ev of tenant tenantID, to a lead record; hook is what the lead's
+// webhooks said (AuroraWebhookOf). It is pure.
 //
 //   - lead_id is the body's id (a string, or a number's literal text), and the
 //     key AuroraKey(tenantID, id).
+//   - source is hook.Source: Retrieve Lead does not return it.
+//   - project_id is the body's, else hook.ProjectID: a lead_converted webhook
+//     can arrive before the API shows the project.
 //   - status is the body's status when it has a non-empty one (the
-//     documented response has none today); else StatusConverted when
-//     project_id is set, since Aurora sets it on conversion; else StatusOpen.
-//   - address.line is address, else customer.customer_address; postcode is a
+//     documented response has none today); else it is derived from
+//     project_id: StatusConverted when there is one ("Fires upon a lead being
+//     converted into a project"), else StatusOpen.
+//   - address is the lead's own address with its coordinates; postcode is a
 //     US ZIP (12345 or 12345-6789) only when the line clearly ends in one,
 //     after a two-letter state (", CA, 94107", ", CA 94107-1234", optionally
 //     followed by ", USA"); otherwise postcode is absent, never guessed.
+//     customer.customer_address is the contact's mailing address
+//     (contact.address), never merged into it.
 //   - contact.full_name is first and last name joined by a space, or the one
 //     given; Aurora has no title.
 //   - created_at and updated_at are normalised to UTC.
@@ -30,7 +74,7 @@ import (
 // and coordinates) and reported in validation_problems. The error, wrapping
 // ErrUnmappableLead, is only for a body that is not a JSON object, lacks an
 // id, or an event or tenant that cannot name the record.
-func LeadFromAurora(ev Event, tenantID string, body []byte) (Lead, error) {
+func LeadFromAurora(ev Event, tenantID string, hook AuroraWebhook, body []byte) (Lead, error) {
 	if err := checkSourceEvent(ev); err != nil {
 		return Lead{}, err
 	}
@@ -52,11 +96,15 @@ func LeadFromAurora(ev Event, tenantID string, body []byte) (Lead, error) {
 		Provider:       ProviderAurora,
 		TenantID:       tenantID,
 		LeadID:         id,
+		Source:         hook.Source,
 		SourceEvent:    sourceEvent(ev),
 		ProviderFields: compact,
 	}
 
 	l.ProjectID, _ = f.str("project_id")
+	if l.ProjectID == "" {
+		l.ProjectID = hook.ProjectID
+	}
 	status, _ := f.str("status")
 	switch {
 	case status != "":
@@ -67,7 +115,6 @@ func LeadFromAurora(ev Event, tenantID string, body []byte) (Lead, error) {
 		l.Status = StatusOpen
 	}
 
-	var customerAddress string
 	if c, ok := f.object("customer"); ok {
 		l.Contact.FirstName, _ = c.str("customer_first_name")
 		l.Contact.LastName, _ = c.str("customer_last_name")
@@ -77,13 +124,10 @@ func LeadFromAurora(ev Event, tenantID string, body []byte) (Lead, error) {
 			c.add("customer_email", "not a valid email address")
 		}
 		l.Contact.Phone, _ = c.str("customer_phone")
-		customerAddress, _ = c.str("customer_address")
+		l.Contact.Address, _ = c.str("customer_address")
 	}
 
 	l.Address.Line, _ = f.str("address")
-	if l.Address.Line == "" {
-		l.Address.Line = customerAddress
-	}
 	l.Address.Postcode = usZIP(l.Address.Line)
 	l.Address.Latitude = coordinate(f, "latitude", 90)
 	l.Address.Longitude = coordinate(f, "longitude", 180)

@@ -114,7 +114,7 @@ func TestLeadGolden(t *testing.T) {
 		"aurora-lead": {
 			fixture: "aurora-retrieve-lead.json",
 			mapLead: func(tb testing.TB, body []byte) (Lead, error) {
-				return LeadFromAurora(auroraLeadEvent(tb, testTenant), testTenant, body)
+				return LeadFromAurora(auroraLeadEvent(tb, testTenant), testTenant, AuroraWebhook{Source: "lcai"}, body)
 			},
 		},
 		"leadpro-lead-updated": {
@@ -139,16 +139,31 @@ func TestLeadGolden(t *testing.T) {
 
 func TestLeadFromAurora(t *testing.T) {
 	tests := map[string]struct {
-		body     string
-		status   string
-		postcode string
-		fullName string
-		problems []ValidationProblem
+		body      string
+		hook      AuroraWebhook
+		status    string
+		postcode  string
+		fullName  string
+		projectID string
+		problems  []ValidationProblem
 	}{
 		"converted: project_id set": {
-			body:     `{"id":"L1","project_id":"P1","address":"434 Brannan St, San Francisco, CA, 94107"}`,
-			status:   StatusConverted,
-			postcode: "94107",
+			body:      `{"id":"L1","project_id":"P1","address":"434 Brannan St, San Francisco, CA, 94107"}`,
+			status:    StatusConverted,
+			postcode:  "94107",
+			projectID: "P1",
+		},
+		"converted: the webhook's project before the API shows it": {
+			body:      `{"id":"L1","project_id":null}`,
+			hook:      AuroraWebhook{ProjectID: "P9"},
+			status:    StatusConverted,
+			projectID: "P9",
+		},
+		"the API's project wins over the webhook's": {
+			body:      `{"id":"L1","project_id":"P1"}`,
+			hook:      AuroraWebhook{ProjectID: "P9"},
+			status:    StatusConverted,
+			projectID: "P1",
 		},
 		"open: no project": {
 			body:     `{"id":"L1","project_id":null,"address":"434 Brannan St, San Francisco, CA 94107-1234, USA"}`,
@@ -157,8 +172,9 @@ func TestLeadFromAurora(t *testing.T) {
 		},
 		"open: empty project id": {body: `{"id":"L1","project_id":""}`, status: StatusOpen},
 		"status given wins": {
-			body:   `{"id":"L1","project_id":"P1","status":"archived"}`,
-			status: "archived",
+			body:      `{"id":"L1","project_id":"P1","status":"archived"}`,
+			status:    "archived",
+			projectID: "P1",
 		},
 		"no ZIP without a state": {
 			body:   `{"id":"L1","address":"Unit 12345"}`,
@@ -168,10 +184,9 @@ func TestLeadFromAurora(t *testing.T) {
 			body:   `{"id":"L1","address":"94107 Main St, Springfield, IL"}`,
 			status: StatusOpen,
 		},
-		"ZIP from customer_address when address is absent": {
-			body:     `{"id":"L1","customer":{"customer_address":"1 Main St, Springfield, IL 62701"}}`,
-			status:   StatusOpen,
-			postcode: "62701",
+		"customer_address is the mailing address, not the lead's": {
+			body:   `{"id":"L1","customer":{"customer_address":"1 Main St, Springfield, IL 62701"}}`,
+			status: StatusOpen,
 		},
 		"first name only": {
 			body:     `{"id":"L1","customer":{"customer_first_name":"Jane"}}`,
@@ -203,13 +218,16 @@ func TestLeadFromAurora(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			l, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, []byte(tc.body))
+			l, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, tc.hook, []byte(tc.body))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Status != tc.status || l.Address.Postcode != tc.postcode || l.Contact.FullName != tc.fullName {
-				t.Errorf("status %q postcode %q full_name %q, want %q %q %q",
-					l.Status, l.Address.Postcode, l.Contact.FullName, tc.status, tc.postcode, tc.fullName)
+			if l.Status != tc.status || l.Address.Postcode != tc.postcode || l.Contact.FullName != tc.fullName || l.ProjectID != tc.projectID {
+				t.Errorf("status %q postcode %q full_name %q project_id %q, want %q %q %q %q",
+					l.Status, l.Address.Postcode, l.Contact.FullName, l.ProjectID, tc.status, tc.postcode, tc.fullName, tc.projectID)
+			}
+			if l.Address.Line != "" && strings.Contains(tc.body, "customer_address") {
+				t.Errorf("the mailing address became the lead's address %q", l.Address.Line)
 			}
 			if !reflect.DeepEqual(l.ValidationProblems, tc.problems) {
 				t.Errorf("problems %v, want %v", l.ValidationProblems, tc.problems)
@@ -236,14 +254,14 @@ func TestLeadFromAuroraRejects(t *testing.T) {
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, []byte(body))
+			_, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, AuroraWebhook{}, []byte(body))
 			if !errors.Is(err, ErrUnmappableLead) {
 				t.Fatalf("err = %v, want ErrUnmappableLead", err)
 			}
 		})
 	}
 	t.Run("no tenant", func(t *testing.T) {
-		if _, err := LeadFromAurora(auroraLeadEvent(t, "L1"), "", []byte(`{"id":"L1"}`)); !errors.Is(err, ErrUnmappableLead) {
+		if _, err := LeadFromAurora(auroraLeadEvent(t, "L1"), "", AuroraWebhook{}, []byte(`{"id":"L1"}`)); !errors.Is(err, ErrUnmappableLead) {
 			t.Fatalf("err = %v, want ErrUnmappableLead", err)
 		}
 	})
@@ -252,7 +270,7 @@ func TestLeadFromAuroraRejects(t *testing.T) {
 // validRecord is the Aurora golden record as a generic map, to break.
 func validRecord(tb testing.TB) map[string]any {
 	tb.Helper()
-	l, err := LeadFromAurora(auroraLeadEvent(tb, testTenant), testTenant, readTestdata(tb, "aurora-retrieve-lead.json"))
+	l, err := LeadFromAurora(auroraLeadEvent(tb, testTenant), testTenant, AuroraWebhook{Source: "lcai"}, readTestdata(tb, "aurora-retrieve-lead.json"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -320,9 +338,21 @@ func TestValidateLead(t *testing.T) {
 			mutate: func(m map[string]any) { delete(m, "key"); m["extra"] = true; m["status"] = "" },
 			want:   []string{"missing property 'key'", "'extra' not allowed", "at '/status'"},
 		},
-		// Formats are annotations: a bad provider value is a problem, not an invalid record.
-		"bad email is still valid":     {mutate: func(m map[string]any) { m["contact"].(map[string]any)["email"] = "jane.doe" }},
-		"bad timestamp is still valid": {mutate: func(m map[string]any) { m["created_at"] = "yesterday" }},
+		// A bad provider email is a problem, not an invalid record; the
+		// date-times are leadbridge's own, and their format is asserted.
+		"bad email is still valid": {mutate: func(m map[string]any) { m["contact"].(map[string]any)["email"] = "jane.doe" }},
+		"created_at not a date-time": {
+			mutate: func(m map[string]any) { m["created_at"] = "yesterday" },
+			want:   []string{"at '/created_at'"},
+		},
+		"source_event.time not a date-time": {
+			mutate: func(m map[string]any) { m["source_event"].(map[string]any)["time"] = "2026-11-22" },
+			want:   []string{"at '/source_event/time'"},
+		},
+		"aurora with a property block": {
+			mutate: func(m map[string]any) { m["property"] = map[string]any{"line": "x"} },
+			want:   []string{"at '/property'"},
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -447,7 +477,7 @@ func TestLeadUpdatedAt(t *testing.T) {
 	}
 	t.Run("aurora record", func(t *testing.T) {
 		body := []byte(`{"id":"L1","updated_at":"2022-07-07T23:16:20.411+02:00"}`)
-		l, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, body)
+		l, err := LeadFromAurora(auroraLeadEvent(t, "L1"), testTenant, AuroraWebhook{}, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,5 +517,27 @@ func assertSameJSON(tb testing.TB, got, want []byte) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		tb.Fatalf("JSON differs:\n got %s\nwant %s", got, want)
+	}
+}
+
+// The webhook facts come from every coalesced event: a lead_changed after
+// lead_created must not lose the source, nor one after lead_converted the
+// project.
+func TestAuroraWebhookOf(t *testing.T) {
+	ev := func(event string, attrs map[string]string) Event {
+		data, _ := json.Marshal(AuroraData{Event: event, TenantID: testTenant, Attributes: attrs})
+		return Event{Data: data}
+	}
+	got := AuroraWebhookOf(
+		ev("lead_created", map[string]string{"lead_id": "L1", "source": "lcai"}),
+		ev("lead_converted", map[string]string{"lead_id": "L1", "project_id": "P1"}),
+		ev("lead_changed", map[string]string{"lead_id": "L1", "source": ""}),
+		Event{Data: []byte(`not json`)},
+	)
+	if want := (AuroraWebhook{Source: "lcai", ProjectID: "P1"}); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := AuroraWebhookOf(ev("lead_created", map[string]string{"lead_id": "L1", "source": ""})); got != (AuroraWebhook{}) {
+		t.Fatalf("an empty source is no source: %+v", got)
 	}
 }
