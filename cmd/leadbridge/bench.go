@@ -23,6 +23,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/topics"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -97,7 +100,7 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	n := fs.Int("n", 60000, "measured requests per server and provider")
 	warmup := fs.Int("warmup", 3000, "requests per server and provider sent before measuring (connections, metadata, producer IDs)")
 	concurrency := fs.Int("concurrency", 64, "requests in flight at once")
-	partitions := fs.Int("partitions", int(defaultConfig().Topics.Partitions), "partitions of the bench topic")
+	partitions := fs.Int("partitions", int(config.Default().Topics.Partitions), "partitions of the bench topic")
 	providers := fs.String("provider", "aurora,leadpro", "providers to run, comma separated: aurora, leadpro")
 	rounds := fs.Int("rounds", 3, "measure in this many rounds that alternate bare and ingest (-n is split among them)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each measured round to `PREFIX`.<server>-<provider>.<round>.pprof")
@@ -121,7 +124,7 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	if *partitions < 1 || *partitions > 1000 {
 		bad("--partitions must be between 1 and 1000")
 	}
-	provs := splitList(*providers)
+	provs := config.SplitList(*providers)
 	for _, p := range provs {
 		if p != schema.ProviderAurora && p != schema.ProviderLeadPro {
 			bad("--provider: %q is not aurora or leadpro", p)
@@ -130,8 +133,8 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	if len(provs) == 0 {
 		bad("--provider: name at least one of aurora, leadpro")
 	}
-	cfg := benchConfig(splitList(*brokers), int32(*partitions))
-	if err := cfg.Validate(need{webhooks: true}); err != nil {
+	cfg := benchConfig(config.SplitList(*brokers), int32(*partitions))
+	if err := cfg.Validate(config.Need{Webhooks: true}); err != nil {
 		problems = append(problems, err)
 	}
 	if len(problems) > 0 {
@@ -144,17 +147,17 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 
 // benchConfig is the configuration ingest runs with in the bench: one Aurora
 // tenant with a header token, one LeadPro account, a topic of its own.
-func benchConfig(brokers []string, partitions int32) Config {
-	cfg := defaultConfig()
+func benchConfig(brokers []string, partitions int32) config.Config {
+	cfg := config.Default()
 	cfg.Kafka.Brokers = brokers
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	cfg.Topics.Raw = "leadbridge-bench-" + hex.EncodeToString(rnd[:])
 	cfg.Topics.Partitions = partitions
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Aurora.Tenants = []TenantConfig{{ID: uuid.NewString(), WebhookAuth: WebhookAuthConfig{
+	cfg.Aurora.Tenants = []config.Tenant{{ID: uuid.NewString(), WebhookAuth: config.WebhookAuth{
 		Header: "X-Aurora-Webhook-Token", Tokens: []schema.Secret{schema.Secret(uuid.NewString())}}}}
-	cfg.LeadPro.Accounts = []AccountConfig{{ID: "4242", SigningSecrets: []schema.Secret{schema.Secret(uuid.NewString())}}}
+	cfg.LeadPro.Accounts = []config.Account{{ID: "4242", SigningSecrets: []schema.Secret{schema.Secret(uuid.NewString())}}}
 	return cfg
 }
 
@@ -170,7 +173,7 @@ func benchLogger() *zap.Logger {
 }
 
 type bench struct {
-	cfg                    Config
+	cfg                    config.Config
 	n, warmup, concurrency int
 	rounds                 int
 	cpuprofile             string
@@ -188,7 +191,7 @@ type benchRow struct {
 
 func (b *bench) run(ctx context.Context, providers []string) error {
 	topic := b.cfg.Topics.Raw
-	opts, err := kafkaOpts(b.cfg.Kafka, b.logger, nil, "bench")
+	opts, err := wire.KafkaOpts(b.cfg.Kafka, b.logger, nil, "bench")
 	if err != nil {
 		return err
 	}
@@ -216,7 +219,7 @@ func (b *bench) run(ctx context.Context, providers []string) error {
 	defer bare.stop()
 	b.bareURL = bare.url
 
-	ln, err := listen(b.cfg.HTTP.Addr)
+	ln, err := wire.Listen(b.cfg.HTTP.Addr)
 	if err != nil {
 		return err
 	}
@@ -228,7 +231,7 @@ func (b *bench) run(ctx context.Context, providers []string) error {
 	ingestDone := make(chan struct{})
 	go func() {
 		defer close(ingestDone)
-		ingestErr = serveIngest(ictx, b.cfg, ln, b.logger)
+		ingestErr = wire.Ingest(ictx, b.cfg, wire.IngestListeners{Public: ln}, b.logger)
 	}()
 	stop := func() error {
 		stopIngest()
@@ -390,37 +393,8 @@ func (b *bench) report(records int64) error {
 
 // createBenchTopic creates the bench topic with the raw topic's settings and
 // waits until every partition has a leader.
-func createBenchTopic(ctx context.Context, adm *kadm.Client, cfg Config) error {
-	configs := map[string]*string{}
-	for _, s := range topicSpecs(cfg) {
-		if s.role == "raw" {
-			for k, v := range s.configs {
-				configs[k] = &v
-			}
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	topic := cfg.Topics.Raw
-	resp, err := adm.CreateTopic(ctx, cfg.Topics.Partitions, cfg.Topics.ReplicationFactor, configs, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	for {
-		md, err := adm.Metadata(ctx, topic)
-		if err == nil {
-			if td, ok := md.Topics[topic]; ok && td.Err == nil && int32(len(td.Partitions)) == cfg.Topics.Partitions &&
-				!slices.ContainsFunc(td.Partitions.Sorted(), func(p kadm.PartitionDetail) bool { return p.Err != nil || p.Leader < 0 }) {
-				return nil
-			}
-		}
-		if !sleepUntilOrDone(ctx, time.Now().Add(50*time.Millisecond)) {
-			return fmt.Errorf("topic %s has no leader for every partition: %w", topic, cmp.Or(err, ctx.Err()))
-		}
-	}
+func createBenchTopic(ctx context.Context, adm *kadm.Client, cfg config.Config) error {
+	return topics.Create(ctx, adm, cfg.Topics.Raw, cfg.Topics.Partitions, cfg.Topics.ReplicationFactor, topics.Specs(cfg.Topics)[0].Configs)
 }
 
 // countRecords sums the end offsets of topic's partitions.
@@ -450,7 +424,7 @@ type bareServer struct {
 
 // serveBare starts the ceiling: a server that reads the request and answers 200.
 func serveBare() (*bareServer, error) {
-	ln, err := listen("127.0.0.1:0")
+	ln, err := wire.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/topics"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/aurora"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
 	"github.com/leadbridge/leadbridge/schema"
@@ -43,14 +46,14 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	rpm := fs.Int("rpm", 90, "quota scenario: requests per minute per API token")
 	tenants := fs.Int("tenants", 50, "quota scenario: tenants (one API token each)")
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
-	inflight := fs.Int("max-in-flight", defaultConfig().Enrich.MaxInFlight, "API calls in flight per member")
+	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
 	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 {
 		return usagef("--events, --members, --tenants, --rpm, --quota-leads and --max-in-flight must be positive")
 	}
-	for _, sc := range splitList(*scenario) {
+	for _, sc := range config.SplitList(*scenario) {
 		var r enrichBenchRun
 		switch sc {
 		case "latency":
@@ -62,7 +65,7 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 			return usagef("--scenario: %q is not latency or quota", sc)
 		}
 		r.events, r.members, r.inflight = *events, *members, *inflight
-		if err := r.run(ctx, splitList(*brokers), stdout); err != nil {
+		if err := r.run(ctx, config.SplitList(*brokers), stdout); err != nil {
 			return fmt.Errorf("bench enrich %s: %w", sc, err)
 		}
 	}
@@ -80,7 +83,7 @@ type enrichBenchRun struct {
 
 func (r enrichBenchRun) run(ctx context.Context, brokers []string, w io.Writer) error {
 	id := uuid.NewString()[:8]
-	cfg := defaultConfig()
+	cfg := config.Default()
 	cfg.Kafka.Brokers = brokers
 	cfg.Log.Level = "error"
 	cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ = "bench-raw-"+id, "bench-leads-"+id, "bench-dlq-"+id
@@ -95,7 +98,7 @@ func (r enrichBenchRun) run(ctx context.Context, brokers []string, w io.Writer) 
 	}
 	defer admin.Close()
 	adm := kadm.NewClient(admin)
-	if _, err := ensureTopics(ctx, adm, cfg, io.Discard, logger); err != nil {
+	if _, err := topics.Ensure(ctx, adm, cfg.Topics, io.Discard); err != nil {
 		return err
 	}
 	defer adm.DeleteTopics(context.WithoutCancel(ctx), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ) //nolint:errcheck
@@ -109,7 +112,7 @@ func (r enrichBenchRun) run(ctx context.Context, brokers []string, w io.Writer) 
 	for t := range r.tenants {
 		tenant := fmt.Sprintf("bench-tenant-%02d", t)
 		opts.Tokens[tenant] = "token-" + tenant
-		cfg.Aurora.Tenants = append(cfg.Aurora.Tenants, TenantConfig{ID: tenant, APIToken: schema.Secret("token-" + tenant)})
+		cfg.Aurora.Tenants = append(cfg.Aurora.Tenants, config.Tenant{ID: tenant, APIToken: schema.Secret("token-" + tenant)})
 	}
 	sb := sandbox.New(opts)
 	defer sb.Close()
@@ -123,7 +126,7 @@ func (r enrichBenchRun) run(ctx context.Context, brokers []string, w io.Writer) 
 	}
 	apiCtx, stopAPI := context.WithCancel(ctx)
 	defer stopAPI()
-	go serveHandler(apiCtx, ln, sb.Handler()) //nolint:errcheck
+	go wire.ServeHandler(apiCtx, ln, sb.Handler()) //nolint:errcheck
 	cfg.Aurora.APIURL = "http://" + ln.Addr().String()
 
 	// The backlog, produced before any member starts.
@@ -155,7 +158,7 @@ func (r enrichBenchRun) run(ctx context.Context, brokers []string, w io.Writer) 
 			return err
 		}
 		go func() {
-			done <- serveEnrich(runCtx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, &http.Client{Timeout: 10 * time.Second}, logger), logger)
+			done <- wire.Enrich(runCtx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, &http.Client{Timeout: 10 * time.Second}, logger), logger)
 		}()
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/leadbridge/leadbridge/cmd/dev"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -101,16 +102,16 @@ func TestDevEndToEnd(t *testing.T) {
 	_, kport, _ := strings.Cut(broker, ":")
 	in, enr, sb := freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{"--data", data, "--kafka-port", kport, "--http-addr", in, "--enrich-addr", enr, "--sandbox-addr", sb}
-	dev := startDev(t, args...)
+	devp := startDev(t, args...)
 	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)
-	if !strings.Contains(dev.out.String(), "leadbridge tail leads") {
-		t.Fatalf("banner lacks how to watch the leads topic:\n%s", dev.out.String())
+	if !strings.Contains(devp.out.String(), "leadbridge tail leads") {
+		t.Fatalf("banner lacks how to watch the leads topic:\n%s", devp.out.String())
 	}
 
 	// A lead created in the sandbox: its lead_created subscription fires through ingest.
-	req, _ := http.NewRequest(http.MethodPost, "http://"+sb+"/tenants/"+devTenant+"/leads",
+	req, _ := http.NewRequest(http.MethodPost, "http://"+sb+"/tenants/"+dev.Tenant+"/leads",
 		strings.NewReader(`{"lead":{"address":"434 Brannan St, San Francisco, CA, 94107","customer":{"customer_first_name":"Jane"}}}`))
-	req.Header.Set("Authorization", "Bearer "+devAPIToken)
+	req.Header.Set("Authorization", "Bearer "+dev.APIToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("create lead: %v %v", err, resp)
@@ -122,22 +123,22 @@ func TestDevEndToEnd(t *testing.T) {
 	// simulate: an Aurora lead_changed for that lead, and a LeadPro lead.created.
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"leadbridge", "simulate", "--url", "http://" + in, "--provider", "aurora",
-		"--event", "lead_changed", "--tenant", devTenant, "--token", devHookToken, "--attr", "lead_id=" + created.Lead.ID},
+		"--event", "lead_changed", "--tenant", dev.Tenant, "--token", dev.HookToken, "--attr", "lead_id=" + created.Lead.ID},
 		func(string) string { return "" }, &out); err != nil || !strings.Contains(out.String(), "200") {
 		t.Fatalf("simulate aurora: %v\n%s", err, out.String())
 	}
 	out.Reset()
 	if err := run(t.Context(), []string{"leadbridge", "simulate", "--url", "http://" + in, "--provider", "leadpro",
-		"--account", devAccount, "--secret", devSecret, "--attr", "id=31337"},
+		"--account", dev.Account, "--secret", dev.Secret, "--attr", "id=31337"},
 		func(string) string { return "" }, &out); err != nil || !strings.Contains(out.String(), "200") {
 		t.Fatalf("simulate leadpro: %v\n%s", err, out.String())
 	}
-	auroraKey, leadproKey := schema.AuroraKey(devTenant, created.Lead.ID), schema.LeadProKey(devAccount, "31337")
+	auroraKey, leadproKey := schema.AuroraKey(dev.Tenant, created.Lead.ID), schema.LeadProKey(dev.Account, "31337")
 	if keys := leadKeys(t, broker, auroraKey, leadproKey); !keys[auroraKey] || !keys[leadproKey] {
 		t.Fatalf("lead records: %v", keys)
 	}
 
-	dev.stop(t)
+	devp.stop(t)
 	startDev(t, args...)
 	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)
 	if keys := leadKeys(t, broker, auroraKey, leadproKey); !keys[auroraKey] || !keys[leadproKey] {

@@ -2,9 +2,11 @@
 // them as CloudEvents to Kafka and enriches them into canonical lead records.
 // See README.md; `leadbridge --help` lists the commands.
 //
-// This package is where configuration is read (config.go) and everything is
-// wired (wiring.go: loggers, franz-go clients, metrics registries, servers);
-// the packages it wires (ingest, enrich, enrich/aurora, schema) get plain
-// structs. main only calls run(ctx, args, getenv, stdout), one file per
-// subcommand, so main_test drives the real program end to end.
+// This package only wires: main calls run(ctx, args, getenv, stdout), which
+// looks the command up in one table (main.go); each command is a short file
+// that parses its flags, loads the configuration (cmd/config) and calls a
+// package: cmd/wire runs ingest and enrich, cmd/topics creates the topics,
+// cmd/dev is the dev stack. The preamble every command shares (flags,
+// configuration, logger) is in flags.go. Adding a command is a file with its
+// run function and one line in the table.
 package main

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -26,23 +26,17 @@ func main() {
 	}
 }
 
-// usageError is a wrong command, flag or configuration: exit status 2.
-type usageError struct{ err error }
+// runFunc is a command: it gets its own arguments (after its name).
+type runFunc func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// oneLine joins a multi-error into one line: every problem, one line.
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
-
-// command is one subcommand. run gets its own arguments (after the name).
+// command is one subcommand: a line of the table below.
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
+	run     runFunc
 }
 
+// commands is the command table. Adding a command is a file with its run
+// function and one line here.
 func commands() map[string]command {
 	return map[string]command{
 		"ingest":   {"serve the webhook endpoints, health and metrics", runIngest},
@@ -60,80 +54,46 @@ func commands() map[string]command {
 
 // run is the whole program, testable end to end: main only wires the process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cmds := commands()
-	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
-		usage(stdout, cmds)
-		if len(args) < 2 {
-			return usagef("no command given")
+	if len(args) < 2 {
+		usage(stdout, "leadbridge", commands())
+		return usagef("no command given")
+	}
+	return dispatch(ctx, "leadbridge", commands(), args[1:], getenv, stdout)
+}
+
+// dispatch runs the subcommand args[0] of table: `leadbridge X` and groups
+// of commands such as `leadbridge bench X` alike.
+func dispatch(ctx context.Context, name string, table map[string]command, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout, name, table)
+		if len(args) == 0 {
+			return usagef("usage: %s %s [flags] (run '%s --help')", name, strings.Join(slices.Sorted(maps.Keys(table)), "|"), name)
 		}
 		return nil
 	}
-	c, ok := cmds[args[1]]
+	c, ok := table[args[0]]
 	if !ok {
-		return usagef("unknown command %q (see leadbridge --help)", args[1])
+		return usagef("unknown command %q (run '%s --help')", args[0], name)
 	}
-	return c.run(ctx, args[2:], getenv, stdout)
+	return c.run(ctx, args[1:], getenv, stdout)
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: leadbridge <command> [--config FILE] [flags]")
-	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+func usage(w io.Writer, name string, table map[string]command) {
+	fmt.Fprintf(w, "usage: %s <command> [--config FILE] [flags]\n\ncommands:\n", name)
+	for _, n := range slices.Sorted(maps.Keys(table)) {
+		fmt.Fprintf(w, "  %-9s %s\n", n, table[n].summary)
 	}
 	fmt.Fprintln(w, "\nThe configuration comes from --config or LEADBRIDGE_CONFIG, else from LEADBRIDGE_* environment variables.")
-	fmt.Fprintln(w, "Run leadbridge <command> --help for its flags.")
+	fmt.Fprintf(w, "Run %s <command> --help for its flags.\n", name)
 }
 
-// newFlags returns a flag set that prints its usage to stdout on --help and
-// reports wrong flags as usage errors instead of exiting.
-func newFlags(name, summary string, stdout io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("leadbridge "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "usage: leadbridge %s [flags]\n\n%s\n\nflags:\n", name, summary)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
-}
+// usageError is a wrong command, flag or configuration: exit status 2.
+type usageError struct{ err error }
 
-// parseFlags parses args; errHelp means --help was printed and the command
-// should return nil.
-func parseFlags(fs *flag.FlagSet, args []string) (helped bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) { // fs.Usage already printed it
-			return true, nil
-		}
-		return false, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return false, usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return false, nil
-}
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
 
-// configFlag adds --config to fs, defaulting to $LEADBRIDGE_CONFIG.
-func configFlag(fs *flag.FlagSet, getenv func(string) string) *string {
-	return fs.String("config", getenv("LEADBRIDGE_CONFIG"), "YAML configuration `file` (default $LEADBRIDGE_CONFIG; without one, LEADBRIDGE_* variables)")
-}
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// loadValid loads and validates the configuration for a command; problems
-// are a usage error (exit 2).
-func loadValid(path string, getenv func(string) string, n need) (Config, error) {
-	cfg, err := loadConfig(path, getenv)
-	if !errors.Is(err, errUnreadable) {
-		// report what loading found and what validation finds, all at once
-		err = errors.Join(err, cfg.Validate(n))
-	}
-	if err != nil {
-		return cfg, usageError{fmt.Errorf("invalid configuration: %w", err)}
-	}
-	return cfg, nil
-}
+// oneLine joins a multi-error into one line: every problem, one line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -14,6 +14,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
 )
 
@@ -51,7 +53,7 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	latency := fs.Duration("latency", 0, "delay every API answer by this `duration`")
 	ingestURL := fs.String("ingest-url", "http://127.0.0.1:8080", "leadbridge ingest base `URL` used in the printed subscription example")
 	if args[0] != "aurora" {
-		fs.Usage()
+		fs.help()
 		return nil
 	}
 	if helped, err := parseFlags(fs, args[1:]); helped || err != nil {
@@ -85,12 +87,12 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if !*anyToken && len(tokens) == 0 {
 		return usagef("--any-token=false, and no aurora.tenants[].api_token is configured: every call would be refused")
 	}
-	logger, err := newLogger(cfg.Log.Level)
+	logger, err := wire.NewLogger(cfg.Log.Level)
 	if err != nil {
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
-	ln, err := listen(*addr)
+	ln, err := wire.Listen(*addr)
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,7 @@ func serveSandbox(ctx context.Context, ln net.Listener, opts sandbox.Options, ba
 	}
 	logger.Info("aurora sandbox listening", zap.String("addr", ln.Addr().String()),
 		zap.Int("tenants_with_token", len(opts.Tokens)), zap.Bool("any_token", opts.AcceptAnyToken))
-	err := serveHandler(ctx, ln, sb.Handler())
+	err := wire.ServeHandler(ctx, ln, sb.Handler())
 	sb.Close()
 	logger.Info("aurora sandbox stopped")
 	if err != nil {
@@ -143,7 +145,7 @@ func baseURL(addr net.Addr) string {
 // against it as they are. Secrets never appear: the commands expand shell
 // variables the user exports, and say which.
 type sandboxBanner struct {
-	cfg       Config
+	cfg       config.Config
 	fromFile  bool // the configuration came from a file, not LEADBRIDGE_* variables
 	opts      sandbox.Options
 	ingestURL string
@@ -158,7 +160,7 @@ func (b sandboxBanner) write(w io.Writer) error {
 		}
 		return env
 	}
-	var ten *TenantConfig
+	var ten *config.Tenant
 	if len(b.cfg.Aurora.Tenants) > 0 {
 		ten = &b.cfg.Aurora.Tenants[0]
 		tenant = ten.ID

@@ -25,6 +25,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -205,7 +206,7 @@ func (s *simulator) authenticate(creds simCreds, tenant, account, path string, g
 	complete := (aurora && tenant != "" && creds.auroraComplete()) ||
 		(!aurora && account != "" && creds.secret != "")
 	envConfig := getenv("LEADBRIDGE_AURORA_TENANT_ID") != "" || getenv("LEADBRIDGE_LEADPRO_ACCOUNT_ID") != ""
-	var cfg Config
+	var cfg config.Config
 	haveCfg := path != "" || (!complete && envConfig)
 	if haveCfg {
 		var err error
@@ -217,7 +218,7 @@ func (s *simulator) authenticate(creds simCreds, tenant, account, path string, g
 		return s.auroraAuth(creds, tenant, cfg, haveCfg)
 	}
 	s.account = account
-	var acct *AccountConfig
+	var acct *config.Account
 	for i := range cfg.LeadPro.Accounts {
 		if a := &cfg.LeadPro.Accounts[i]; account == "" || a.ID == account {
 			acct = a
@@ -242,9 +243,9 @@ func (s *simulator) authenticate(creds simCreds, tenant, account, path string, g
 	return nil
 }
 
-func (s *simulator) auroraAuth(creds simCreds, tenant string, cfg Config, haveCfg bool) error {
+func (s *simulator) auroraAuth(creds simCreds, tenant string, cfg config.Config, haveCfg bool) error {
 	s.tenant = tenant
-	var tc *TenantConfig
+	var tc *config.Tenant
 	for i := range cfg.Aurora.Tenants {
 		if t := &cfg.Aurora.Tenants[i]; tenant == "" || t.ID == tenant {
 			tc = t
@@ -257,7 +258,7 @@ func (s *simulator) auroraAuth(creds simCreds, tenant string, cfg Config, haveCf
 	if s.tenant == "" {
 		return usagef("aurora needs --tenant, or a configuration with a tenant (--config)")
 	}
-	var cfgBasic *BasicConfig
+	var cfgBasic *config.Basic
 	if tc != nil {
 		cfgBasic = tc.WebhookAuth.Basic
 	}

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -67,15 +69,15 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	topic := tailTopic(cfg, pos[0])
-	if !validTopic(topic) {
+	if !config.ValidTopic(topic) {
 		return usagef("%q is not a valid topic name", topic)
 	}
-	logger, err := newLogger(cfg.Log.Level)
+	logger, err := wire.NewLogger(cfg.Log.Level)
 	if err != nil {
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
-	opts, err := kafkaOpts(cfg.Kafka, logger, nil, "tail")
+	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "tail")
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // tailTopic maps the aliases raw, leads and dlq to the configured topic names.
-func tailTopic(cfg Config, name string) string {
+func tailTopic(cfg config.Config, name string) string {
 	switch name {
 	case "raw":
 		return cfg.Topics.Raw
@@ -206,28 +208,4 @@ func printable(p []byte) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-// parseFlagsAnywhere parses flags placed before, between or after the
-// positional arguments (Go's flag package stops at the first positional) and
-// returns the positionals; after "--" everything is positional. helped means
-// --help was printed.
-func parseFlagsAnywhere(fs *flag.FlagSet, args []string) (helped bool, pos []string, err error) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return true, nil, nil
-			}
-			return false, nil, usageError{err}
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return false, pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return false, append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

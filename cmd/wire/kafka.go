@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"context"
@@ -6,14 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -21,32 +18,16 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
 )
 
-// newLogger returns the production JSON logger at the configured level.
-func newLogger(level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.EncoderConfig.TimeKey = "time"
-	zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	return zc.Build()
-}
-
-// newRegistry returns a Prometheus registry with the Go and process collectors.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
-
-// kafkaOpts are the franz-go options every leadbridge client shares: seeds,
+// KafkaOpts are the franz-go options every leadbridge client shares: seeds,
 // TLS, SASL, a zap logger at warn level, and kprom metrics in reg (nil: none).
-func kafkaOpts(c KafkaConfig, logger *zap.Logger, reg *prometheus.Registry, role string) ([]kgo.Opt, error) {
+func KafkaOpts(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, role string) ([]kgo.Opt, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID("leadbridge-" + role),
@@ -74,7 +55,20 @@ func kafkaOpts(c KafkaConfig, logger *zap.Logger, reg *prometheus.Registry, role
 	return opts, nil
 }
 
-func tlsConfig(c TLSConfig) (*tls.Config, error) {
+// KafkaClient is a client with KafkaOpts plus extra options.
+func KafkaClient(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, role string, extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := KafkaOpts(c, logger, reg, role)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return client, nil
+}
+
+func tlsConfig(c config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
@@ -97,9 +91,9 @@ func tlsConfig(c TLSConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
-// topicProbe answers readiness: the broker answers and topic exists. Results
-// are cached for a second so probes cannot hammer the cluster.
-type topicProbe struct {
+// TopicProbe answers readiness: the broker answers and the topic exists.
+// Results are cached for a second so probes cannot hammer the cluster.
+type TopicProbe struct {
 	adm   *kadm.Client
 	topic string
 
@@ -108,7 +102,13 @@ type topicProbe struct {
 	last    error
 }
 
-func (p *topicProbe) Ready(ctx context.Context) error {
+// NewTopicProbe probes topic through client.
+func NewTopicProbe(client *kgo.Client, topic string) *TopicProbe {
+	return &TopicProbe{adm: kadm.NewClient(client), topic: topic}
+}
+
+// Ready reports why the service cannot work yet, or nil. Safe for concurrent use.
+func (p *TopicProbe) Ready(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if time.Since(p.checked) < time.Second {
@@ -125,29 +125,4 @@ func (p *topicProbe) Ready(ctx context.Context) error {
 		p.last = nil
 	}
 	return p.last
-}
-
-// listen opens addr; a port already in use is a clear error.
-func listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// serveHandler serves h on ln until ctx ends, then shuts the server down
-// (in-flight requests get 5 s).
-func serveHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
 }

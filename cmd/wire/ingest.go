@@ -1,0 +1,144 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/ingest"
+)
+
+// IngestListeners are where ingest answers: Public for the webhooks (and,
+// without Admin, /metrics), Admin (optional, http.admin_addr) for /metrics.
+// /healthz and /readyz answer on both.
+type IngestListeners struct {
+	Public, Admin net.Listener
+}
+
+// Ingest runs ingest until ctx ends, then drains (new webhooks get 503 and
+// /readyz fails for http.drain_delay), stops listening, lets in-flight
+// requests finish, flushes what the producer holds and closes the client
+// (STYLE: Shutdown, Flush, Close).
+func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger *zap.Logger) error {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	reg := NewRegistry()
+	client, err := KafkaClient(cfg.Kafka, logger, reg, "ingest",
+		kgo.DefaultProduceTopic(cfg.Topics.Raw),
+		kgo.MaxBufferedBytes(int(cfg.Kafka.MaxBufferedBytes)),
+		// A provider is waiting on every record: send at once. Records that
+		// arrive while a produce request is in flight batch up anyway.
+		kgo.ProducerLinger(0),
+		// acks=all and idempotence are kgo's defaults; say so where it matters.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	pub := ingest.NewKafkaPublisher(client, cfg.Topics.Raw)
+	probe := NewTopicProbe(client, cfg.Topics.Raw)
+	srv := ingest.NewServer(IngestConfig(cfg, probe.Ready, pub.BufferedBytes, reg), pub, logger)
+
+	var draining atomic.Bool
+	admin := NewAdmin(func(ctx context.Context) error {
+		if draining.Load() {
+			return errDraining
+		}
+		return probe.Ready(ctx)
+	}, reg, logger)
+	public := http.NewServeMux()
+	public.Handle("/", srv.Handler())
+	public.Handle("GET /healthz", admin.Health())
+	public.Handle("GET /readyz", admin.Health())
+	if lns.Admin == nil {
+		public.Handle("GET /metrics", admin.Handler())
+	} else {
+		public.Handle("/metrics", http.NotFoundHandler()) // moved to http.admin_addr
+	}
+	if lim := openFileLimit(); lim > 0 && uint64(cfg.HTTP.MaxConnections) > lim {
+		logger.Warn("http.max_connections is above the open-file limit: the process can run out of descriptors before it refuses connections",
+			zap.Int("max_connections", cfg.HTTP.MaxConnections), zap.Uint64("rlimit_nofile", lim))
+	}
+	limited := newLimitListener(lns.Public, cfg.HTTP.MaxConnections)
+	grace := cfg.HTTP.AckTimeout + 5*time.Second
+
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = Serve(serveCtx, limited, &http.Server{
+			Handler:      public,
+			ReadTimeout:  15 * time.Second,
+			WriteTimeout: cfg.HTTP.AckTimeout + 5*time.Second,
+			IdleTimeout:  90 * time.Second,
+			ErrorLog:     zap.NewStdLog(logger.Named("http")),
+		}, grace)
+		stopServing()
+	})
+	wg.Go(func() { errs[1] = Serve(serveCtx, limited.overflow, overflowServer(admin.Health()), 0); stopServing() })
+	if lns.Admin != nil {
+		wg.Go(func() { errs[2] = Serve(serveCtx, lns.Admin, &http.Server{Handler: admin.Handler()}, 0); stopServing() })
+	}
+	logger.Info("ingest listening", zap.String("addr", lns.Public.Addr().String()), zap.String("topic", cfg.Topics.Raw),
+		zap.Int("aurora_tenants", len(cfg.Aurora.Tenants)), zap.Int("leadpro_accounts", len(cfg.LeadPro.Accounts)))
+	select {
+	case <-ctx.Done():
+		srv.Drain()
+		draining.Store(true)
+		logger.Info("draining", zap.Duration("duration", cfg.HTTP.DrainDelay))
+		select {
+		case <-time.After(cfg.HTTP.DrainDelay):
+		case <-serveCtx.Done():
+		}
+		stopServing()
+	case <-serveCtx.Done(): // a server failed
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		logger.Error("http server", zap.Error(err))
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := client.Flush(fctx); err != nil {
+		return fmt.Errorf("flush producer: %w", err)
+	}
+	logger.Info("ingest stopped")
+	return nil
+}
+
+// IngestConfig turns the user's configuration into the plain struct ingest takes.
+func IngestConfig(cfg config.Config, ready func(context.Context) error, buffered func() int64, reg *prometheus.Registry) ingest.Config {
+	ic := ingest.Config{
+		MaxBodyBytes:  cfg.HTTP.MaxBodyBytes,
+		AckTimeout:    cfg.HTTP.AckTimeout,
+		DrainDelay:    cfg.HTTP.DrainDelay,
+		Ready:         ready,
+		BufferedBytes: buffered,
+		Metrics:       reg,
+	}
+	for _, t := range cfg.Aurora.Tenants {
+		at := ingest.AuroraTenant{ID: t.ID, Header: t.WebhookAuth.Header, Tokens: t.WebhookAuth.Tokens}
+		if b := t.WebhookAuth.Basic; b != nil {
+			at.Header, at.Tokens = "", nil
+			at.Username, at.Passwords = b.Username, b.Passwords
+		}
+		ic.Aurora = append(ic.Aurora, at)
+	}
+	for _, a := range cfg.LeadPro.Accounts {
+		ic.LeadPro = append(ic.LeadPro, ingest.LeadProAccount{ID: a.ID, SigningSecrets: a.SigningSecrets})
+	}
+	return ic
+}
