@@ -6,13 +6,17 @@ GO ?= go
 GOTESTFLAGS ?=
 KAFKA := $(abspath deploy/kafka/run-kafka.sh)
 
-.PHONY: all test build vet kafka-start kafka-stop kafka-status kafka-logs
+.PHONY: all test test-cluster build vet kafka-start kafka-stop kafka-status kafka-logs
 
 all: build
 
 # go test -timeout is per test binary; .ci/run bounds the whole run as well
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 12m $(GOTESTFLAGS) ./...
+
+# the 3-broker failure test (starts its own cluster; JDK 17, jars as for kafka-start)
+test-cluster:
+	$(GO) test -tags cluster -count=1 -v -timeout 6m ./deploy/cluster
 
 build:
 	$(GO) build -o bin/leadbridge ./cmd/leadbridge
