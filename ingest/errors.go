@@ -10,14 +10,13 @@ import (
 // input echoed back, never a secret); statusOf maps them to HTTP answers in one
 // place.
 var (
-	// ErrInvalid: the request is malformed (400).
+	// ErrInvalid: the request could not be read (400). An authenticated
+	// delivery is never refused for what it says: its problems are flagged.
 	ErrInvalid = errors.New("invalid request")
 	// ErrUnauthorized: unknown tenant or account, missing or wrong credentials (401).
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrTooLarge: the body is over the configured limit (413).
 	ErrTooLarge = errors.New("request body too large")
-	// ErrUnsupportedMedia: a LeadPro body that is not JSON (415).
-	ErrUnsupportedMedia = errors.New("unsupported media type")
 	// ErrUnavailable: the event could not be acknowledged now (Kafka did not
 	// ack in time, the producer buffer is full, the server is draining); the
 	// provider should retry (503 + Retry-After).
@@ -34,7 +33,6 @@ var errorStatus = []struct {
 	{ErrInvalid, http.StatusBadRequest},
 	{ErrUnauthorized, http.StatusUnauthorized},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType},
 	{ErrUnavailable, http.StatusServiceUnavailable},
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -100,29 +101,120 @@ const (
 	leadproCreated = `{"event":"lead.created","data":{"id":2,"first_name":"Ada","last_name":"Lovelace","full_name":"Ada Lovelace","email":"ada@example.com","phone":"07000000000","type":"landlord","address":"12 Analytical Row, London","postcode":"EC1A 1BB","status":"UNREAD","createdAt":"2026-11-22T09:29:58.000Z"},"iat":1795253400}`
 )
 
-// goldenDeliveries: one accepted delivery per Aurora id family and both
-// LeadPro events. The same table feeds the unit goldens and the real-broker test.
+// auroraValue is the value a golden delivery gives attribute name.
+func auroraValue(name string) string {
+	switch name {
+	case "status":
+		return "succeeded"
+	case "source":
+		return "api"
+	case "asset_type":
+		return "Design DXF"
+	case "attributes":
+		return "status,owner_id"
+	}
+	// A stable UUID-shaped id per attribute name.
+	sum := 0
+	for _, c := range name {
+		sum = sum*31 + int(c)
+	}
+	return fmt.Sprintf("%08x-0000-4000-8000-%012d", uint32(sum), len(name))
+}
+
+// auroraQuery is the query string of an Aurora delivery carrying attrs, in
+// the order given (the event list's order).
+func auroraQuery(attrs []string) string {
+	q := make([]string, len(attrs))
+	for i, a := range attrs {
+		q[i] = a + "=" + url.QueryEscape(auroraValue(a))
+	}
+	return strings.Join(q, "&")
+}
+
+// everyAttribute is the delivery of event with every documented attribute:
+// the suggested template.
+func everyAttribute(event string) delivery {
+	ev, _ := schema.AuroraEventNamed(event)
+	return auroraGet(tenantHeader, "/"+event+"?"+auroraQuery(ev.Attributes))
+}
+
+// onlyMainID is the delivery of event with only its main id: the smallest
+// template a user may choose.
+func onlyMainID(event string) (delivery, string) {
+	ev, _ := schema.AuroraEventNamed(event)
+	attrs := map[string]string{}
+	for _, a := range ev.Attributes {
+		attrs[a] = auroraValue(a)
+	}
+	main, _ := schema.AuroraMainID(attrs)
+	for _, a := range ev.Attributes {
+		if attrs[a] == main {
+			return auroraGet(tenantHeader, "/"+event+"?"+auroraQuery([]string{a})), a
+		}
+	}
+	panic("no main id for " + event)
+}
+
+// Problem-shape payloads: signed by LeadPro, odd in what they say.
+const (
+	leadproDeleted  = `{"event":"lead.deleted","data":{"id":5}}`
+	leadproNoDataID = `{"event":"lead.created","data":{"first_name":"A"}}`
+	leadproObjectID = `{"event":"lead.created","data":{"id":{}}}`
+	leadproNoData   = `{"event":"lead.updated"}`
+)
+
+// goldenDeliveries: every accepted delivery whose raw record is pinned: each
+// of Aurora's 26 events with its suggested template, the static
+// aurora_event form, basic auth, both LeadPro events, and every
+// accepted-with-problems shape (names containing "problem"). The same
+// table feeds the unit goldens and the real-broker test.
 func goldenDeliveries(tb testing.TB) map[string]delivery {
 	tb.Helper()
-	return map[string]delivery{
-		"aurora_lead_created":               auroraGet(tenantHeader, "/lead_created?lead_id=f0d1c2b3-0000-4000-8000-000000000001&source=lcai"),
-		"aurora_lead_converted":             auroraGet(tenantHeader, "/lead_converted?lead_id=f0d1c2b3-0000-4000-8000-000000000001&project_id=aa11bb22-0000-4000-8000-000000000002"),
-		"aurora_project_created":            auroraGet(tenantHeader, "/project_created?project_id=aa11bb22-0000-4000-8000-000000000002&source=app"),
-		"aurora_project_changed_static":     auroraGet(tenantHeader, "?aurora_event=project_changed&project_id=aa11bb22-0000-4000-8000-000000000002&source=api&attributes=status,owner_id"),
-		"aurora_design_created":             auroraGet(tenantHeader, "/design_created?project_id=aa11bb22-0000-4000-8000-000000000002&design_id=dd000000-0000-4000-8000-000000000003&source=expert_design_service"),
-		"aurora_job_auto_designer":          auroraGet(tenantHeader, "/auto_designer_job_completed?design_id=dd000000-0000-4000-8000-000000000003&job_id=jj000000-0000-4000-8000-000000000004&status=succeeded&source=api"),
-		"aurora_asset_created":              auroraGet(tenantHeader, "/asset_created?design_id=dd000000-0000-4000-8000-000000000003&asset_id=as000000-0000-4000-8000-000000000005&asset_type=Design+DXF"),
-		"aurora_agreement_status":           auroraBasic("/agreement_status_changed?project_id=aa11bb22-0000-4000-8000-000000000002&agreement_id=ag000000-0000-4000-8000-000000000006&status=signed"),
-		"aurora_design_request_created":     auroraGet(tenantHeader, "/design_request_created?design_request_id=dr000000-0000-4000-8000-000000000007&source=app"),
-		"aurora_plan_set_request":           auroraGet(tenantHeader, "/plan_set_request_status_changed?plan_set_request_id=ps000000-0000-4000-8000-000000000008&status=completed"),
-		"aurora_site_survey_requested":      auroraGet(tenantHeader, "/site_survey_requested?site_survey_request_id=sr000000-0000-4000-8000-000000000009"),
-		"aurora_site_survey_status_changed": auroraGet(tenantHeader, "/site_survey_status_changed?site_survey_id=ss000000-0000-4000-8000-000000000010&status=completed"),
-		"aurora_app_status_changed":         auroraGet(tenantHeader, "/app_status_changed?app_id=ap000000-0000-4000-8000-000000000011&status=enabled"),
-		"aurora_ahj_lookup":                 auroraGet(tenantHeader, "/ahj_lookup_completed?project_id=aa11bb22-0000-4000-8000-000000000002&ahj_id=ahj-42&status=succeeded"),
-		"aurora_unknown_event_extra_params": auroraGet(tenantHeader, "/battery_added?design_id=dd000000-0000-4000-8000-000000000003&battery_kind=lfp"),
-		"leadpro_lead_updated":              leadproPost(tb, account, signHS256(tb, leadproUpdated, signingKey), leadproUpdated),
-		"leadpro_lead_created":              leadproPost(tb, account, signHS256(tb, leadproCreated, oldKey), ""),
+	const lead = "lead_id=f0d1c2b3-0000-4000-8000-000000000001"
+	ds := map[string]delivery{
+		"aurora_project_changed_static": auroraGet(tenantHeader, "?aurora_event=project_changed&project_id=aa11bb22-0000-4000-8000-000000000002&source=api&attributes=status,owner_id"),
+		"aurora_agreement_status_basic": auroraBasic("/agreement_status_changed?project_id=aa11bb22-0000-4000-8000-000000000002&agreement_id=ag000000-0000-4000-8000-000000000006&status=signed"),
+		"aurora_lead_created_lcai":      auroraGet(tenantHeader, "/lead_created?"+lead+"&source=lcai"),
+
+		"aurora_problem_unknown_event":             auroraGet(tenantHeader, "/battery_added?design_id=dd000000-0000-4000-8000-000000000003&battery_kind=lfp"),
+		"aurora_problem_unknown_event_no_id":       auroraGet(tenantHeader, "/roof_scanned?scan=1"),
+		"aurora_problem_missing_attribute":         auroraGet(tenantHeader, "/lead_created?"+lead),
+		"aurora_problem_lead_converted_no_project": auroraGet(tenantHeader, "/lead_converted?"+lead),
+		"aurora_problem_empty_source":              auroraGet(tenantHeader, "/lead_changed?"+lead+"&source="),
+		"aurora_problem_no_id":                     auroraGet(tenantHeader, "/lead_created?source=api"),
+		"aurora_problem_empty_id":                  auroraGet(tenantHeader, "/lead_changed?lead_id="),
+		"aurora_problem_repeated":                  auroraGet(tenantHeader, "/lead_changed?lead_id=L1&lead_id=L2"),
+		"aurora_problem_unknown_attribute":         auroraGet(tenantHeader, "/lead_changed?"+lead+"&crm_ref=abc"),
+		"aurora_problem_placeholder":               auroraGet(tenantHeader, "/lead_changed?lead_id=%3CLEAD_ID%3E"),
+		"aurora_problem_bad_event_name":            auroraGet(tenantHeader, "/Lead-Created?"+lead),
+		"aurora_problem_no_event":                  auroraGet(tenantHeader, "?"+lead),
+		"aurora_problem_event_mismatch":            auroraGet(tenantHeader, "/lead_created?aurora_event=lead_changed&"+lead+"&source=api"),
+		"aurora_problem_control_char":              auroraGet(tenantHeader, "/lead_changed?lead_id=L%0A1"),
+		"aurora_problem_value_too_long":            auroraGet(tenantHeader, "/lead_changed?lead_id="+strings.Repeat("x", 257)),
+		"aurora_problem_invalid_utf8":              auroraGet(tenantHeader, "/lead_changed?lead_id=%ff"),
+		"aurora_problem_undecodable":               auroraGet(tenantHeader, "/lead_changed?"+lead+"&note=%zz"),
+		"aurora_problem_semicolon":                 auroraGet(tenantHeader, "/lead_changed?lead_id=a;b"),
+		"aurora_problem_empty_name":                auroraGet(tenantHeader, "/lead_changed?"+lead+"&=x"),
+		"aurora_problem_too_many_params":           auroraGet(tenantHeader, "/lead_changed?"+lead+manyParams(32)),
+
+		"leadpro_lead_updated":           leadproPost(tb, account, signHS256(tb, leadproUpdated, signingKey), leadproUpdated),
+		"leadpro_lead_created":           leadproPost(tb, account, signHS256(tb, leadproCreated, oldKey), ""),
+		"leadpro_problem_unknown_event":  leadproPost(tb, account, signHS256(tb, leadproDeleted, signingKey), ""),
+		"leadpro_problem_no_data_id":     leadproPost(tb, account, signHS256(tb, leadproNoDataID, signingKey), ""),
+		"leadpro_problem_data_id_object": leadproPost(tb, account, signHS256(tb, leadproObjectID, signingKey), ""),
+		"leadpro_problem_no_data":        leadproPost(tb, account, signHS256(tb, leadproNoData, signingKey), ""),
+		"leadpro_problem_text_plain":     withContentType(leadproPost(tb, account, signHS256(tb, leadproCreated, signingKey), "id=2"), "text/plain"),
 	}
+	for name := range schema.AuroraEvents {
+		ds["aurora_"+name] = everyAttribute(name)
+	}
+	return ds
+}
+
+func withContentType(d delivery, ct string) delivery {
+	d.header = d.header.Clone()
+	d.header.Set("Content-Type", ct)
+	return d
 }
 
 func (d delivery) request() *http.Request {

@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -23,6 +30,13 @@ const LeadProLeeway = 60 * time.Second
 // iat are checked when present with LeadProLeeway. Every failure is
 // ErrUnauthorized, with no detail a caller could probe.
 func VerifyLeadPro(token string, secrets []schema.Secret, now time.Time) ([]byte, error) {
+	return verifyLeadPro(token, secrets, now, 0)
+}
+
+// verifyLeadPro is VerifyLeadPro that, when maxAge > 0, also refuses a token
+// whose iat is older than maxAge (plus LeadProLeeway) or absent: a token
+// without exp could otherwise be replayed for ever.
+func verifyLeadPro(token string, secrets []schema.Secret, now time.Time, maxAge time.Duration) ([]byte, error) {
 	if token == "" || len(secrets) == 0 {
 		return nil, ErrUnauthorized
 	}
@@ -38,10 +52,14 @@ func VerifyLeadPro(token string, secrets []schema.Secret, now time.Time) ([]byte
 	)
 	// RegisteredClaims: only exp/nbf/iat are decoded for validation, the rest
 	// of the payload is read once, by ParseLeadPro.
-	_, err := p.ParseWithClaims(token, &jwt.RegisteredClaims{}, func(*jwt.Token) (any, error) {
+	var claims jwt.RegisteredClaims
+	_, err := p.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
 		return jwt.VerificationKeySet{Keys: keys}, nil
 	})
 	if err != nil {
+		return nil, ErrUnauthorized
+	}
+	if maxAge > 0 && (claims.IssuedAt == nil || now.Sub(claims.IssuedAt.Time) > maxAge+LeadProLeeway) {
 		return nil, ErrUnauthorized
 	}
 	parts := strings.Split(token, ".")
@@ -55,56 +73,192 @@ func VerifyLeadPro(token string, secrets []schema.Secret, now time.Time) ([]byte
 // LeadProPayload is what leadbridge reads of a verified token payload; the
 // payload itself travels to Kafka verbatim.
 type LeadProPayload struct {
-	Event  string // lead.created or lead.updated
-	DataID string // data.id as text (LeadPro sends a number; a string is accepted)
+	Event  string // as sent; "" when absent or not a string
+	DataID string // data.id as text (LeadPro sends a number; a string is accepted); "" when unusable
+	// Problems lists what is odd about the payload; nil when nothing is.
+	Problems []schema.Problem
 }
 
-// ParseLeadPro checks a verified payload: a JSON object whose event is
-// lead.created or lead.updated and whose data object carries a non-empty id.
-// Errors wrap ErrInvalid and name no value.
-func ParseLeadPro(payload []byte) (LeadProPayload, error) {
+// ParseLeadPro reads a verified payload. It never fails: LeadPro signed it,
+// so it is kept whatever it says, and an event other than lead.created or
+// lead.updated ("which can be either "lead.created" or "lead.updated""), a
+// missing data object and a missing or unusable data.id are listed in
+// Problems.
+func ParseLeadPro(payload []byte) LeadProPayload {
 	var p struct {
-		Event string `json:"event"`
-		Data  *struct {
-			ID json.RawMessage `json:"id"`
-		} `json:"data"`
+		Event json.RawMessage `json:"event"`
+		Data  json.RawMessage `json:"data"`
 	}
+	var out LeadProPayload
 	if err := json.Unmarshal(payload, &p); err != nil {
-		return LeadProPayload{}, invalid("token payload is not a JSON object with event and data")
+		out.Problems = append(out.Problems, schema.Problem{Field: "payload", Problem: "not a JSON object"})
+		return out
 	}
-	if p.Event != schema.LeadProLeadCreated && p.Event != schema.LeadProLeadUpdated {
-		return LeadProPayload{}, invalid("event must be lead.created or lead.updated")
+	switch {
+	case len(p.Event) == 0 || string(p.Event) == "null":
+		out.Problems = append(out.Problems, schema.Problem{Field: "event", Problem: "missing"})
+	case json.Unmarshal(p.Event, &out.Event) != nil:
+		out.Problems = append(out.Problems, schema.Problem{Field: "event", Problem: "must be a string"})
+	case out.Event != schema.LeadProLeadCreated && out.Event != schema.LeadProLeadUpdated:
+		out.Problems = append(out.Problems, schema.Problem{Field: "event", Problem: "not lead.created or lead.updated"})
 	}
-	if p.Data == nil {
-		return LeadProPayload{}, invalid("data is missing")
+	var data struct {
+		ID json.RawMessage `json:"id"`
 	}
-	id, err := leadProID(p.Data.ID)
-	if err != nil {
-		return LeadProPayload{}, err
+	switch {
+	case len(p.Data) == 0 || string(p.Data) == "null":
+		out.Problems = append(out.Problems, schema.Problem{Field: "data", Problem: "missing"})
+	case json.Unmarshal(p.Data, &data) != nil:
+		out.Problems = append(out.Problems, schema.Problem{Field: "data", Problem: "must be an object"})
+	default:
+		id, problem := leadProID(data.ID)
+		if problem != "" {
+			out.Problems = append(out.Problems, schema.Problem{Field: "data.id", Problem: problem})
+		}
+		out.DataID = id
 	}
-	return LeadProPayload{Event: p.Event, DataID: id}, nil
+	return out
 }
 
-func leadProID(raw json.RawMessage) (string, error) {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var v any
-	if len(raw) == 0 || d.Decode(&v) != nil {
-		return "", invalid("data.id is missing")
+// leadProID returns data.id as text, or "" and what is wrong with it.
+func leadProID(raw json.RawMessage) (string, string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", "missing"
 	}
 	var id string
-	switch v := v.(type) {
-	case json.Number:
-		id = v.String()
-	case string:
-		id = v
+	switch raw[0] {
+	case '"':
+		if json.Unmarshal(raw, &id) != nil {
+			return "", "not a valid JSON string"
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		id = string(raw) // a number's literal text, never rounded
 	default:
-		return "", invalid("data.id must be a number or a string")
+		return "", "must be a number or a string"
 	}
 	if !cleanString(id, maxAuroraNameBytes) {
-		return "", invalid("data.id is empty, too long or has control characters")
+		return "", "empty, over 64 bytes or has control characters"
 	}
-	return id, nil
+	return id, ""
+}
+
+// withProblems returns payload, a JSON object, with a "problems" member
+// appended before its closing brace: every byte the provider signed is kept,
+// in order.
+func withProblems(payload []byte, problems []schema.Problem) ([]byte, error) {
+	list, err := json.Marshal(problems)
+	if err != nil {
+		return nil, err
+	}
+	obj := bytes.TrimRight(payload, " \t\r\n")
+	if len(obj) < 2 || obj[len(obj)-1] != '}' {
+		return nil, errors.New("payload is not a JSON object")
+	}
+	body := obj[:len(obj)-1]
+	out := make([]byte, 0, len(payload)+len(list)+16)
+	out = append(out, body...)
+	if len(bytes.TrimSpace(body)) > 1 { // more than the opening brace
+		out = append(out, ',')
+	}
+	out = append(out, `"`+schema.ProblemsField+`":`...)
+	out = append(out, list...)
+	return append(out, '}'), nil
+}
+
+// leadpro handles POST /webhooks/leadpro/:account_id. The token is the
+// event ("we recommend using this instead of the actual payload"), so it is
+// capped like a body, and a body that is not JSON is flagged, not refused.
+func (s *Server) leadpro(c echo.Context) (string, bool, error) {
+	r := c.Request()
+	event := "other"
+	body, err := readBody(c, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return event, false, err
+	}
+	auth := r.Header.Get("Authorization")
+	if int64(len(auth)) > s.cfg.MaxBodyBytes {
+		return event, false, fmt.Errorf("%w: token over the body limit", ErrTooLarge)
+	}
+	acct := s.accounts[c.Param("account_id")]
+	secrets := unknownAccountSecrets // an unknown account costs the same HMAC work as a known one
+	if acct != nil {
+		secrets = acct.SigningSecrets
+	}
+	payload, err := verifyLeadPro(bearer(auth), secrets, s.cfg.Now(), s.cfg.LeadProMaxTokenAge)
+	if err != nil {
+		return event, false, err
+	}
+	p := ParseLeadPro(payload)
+	if len(body) > 0 && !isJSONMedia(r.Header.Get("Content-Type")) {
+		p.Problems = append(p.Problems, schema.Problem{Field: "content-type", Problem: "not JSON: the signed token is the event"})
+	}
+	if p.Event == schema.LeadProLeadCreated || p.Event == schema.LeadProLeadUpdated {
+		event = p.Event
+	}
+	s.m.leadproBody.WithLabelValues(bodyMatch(body, payload)).Inc()
+	name := p.Event
+	if !validLeadProEventName(name) {
+		name = schema.InvalidEventName
+	}
+	ev := schema.Event{
+		ID:     s.cfg.NewID(),
+		Source: schema.LeadProSource(acct.ID),
+		Type:   schema.LeadProTypePrefix + name,
+		Time:   s.cfg.Now().UTC(),
+		Data:   payload,
+	}
+	if p.DataID != "" {
+		ev.Subject = p.DataID
+		ev.PartitionKey = schema.LeadProKey(acct.ID, p.DataID)
+	} else {
+		ev.PartitionKey = schema.ProviderLeadPro + ":" + acct.ID
+	}
+	if len(p.Problems) > 0 {
+		if ev.Data, err = withProblems(payload, p.Problems); err != nil {
+			return event, true, err
+		}
+	}
+	return event, len(p.Problems) > 0, s.publish(c, ev)
+}
+
+// validLeadProEventName: LeadPro's names are dotted lower-case words.
+func validLeadProEventName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+var unknownAccountSecrets = []schema.Secret{schema.Secret(uuid.NewString())}
+
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	r := c.Request()
+	if r.ContentLength > limit {
+		return nil, ErrTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, ErrTooLarge
+	}
+	if err != nil {
+		return nil, invalid("could not read the body")
+	}
+	return b, nil
+}
+
+func isJSONMedia(ct string) bool {
+	if ct == "" {
+		return true // LeadPro documents JSON; a missing header is not a different type
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // bodyMatch compares a LeadPro request body with the verified payload, for the

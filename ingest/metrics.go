@@ -1,6 +1,17 @@
 package ingest
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// maxUnknownEventNames bounds leadbridge_ingest_aurora_unknown_events_total:
+// the first names seen get a series each, later ones are counted as "other",
+// so a flood of invented names cannot grow the registry.
+const maxUnknownEventNames = 50
 
 type metrics struct {
 	deliveries    *prometheus.CounterVec   // provider, event, outcome
@@ -8,10 +19,30 @@ type metrics struct {
 	unknownEvents *prometheus.CounterVec   // event
 	produceErrors *prometheus.CounterVec   // reason
 	leadproBody   *prometheus.CounterVec   // match
+
+	mu          sync.Mutex
+	unknownSeen map[string]bool
+}
+
+// unknownEvent counts a delivery of an event Aurora does not document, under
+// its name while fewer than maxUnknownEventNames names have been seen (and
+// only a name of Aurora's form), else under "other".
+func (m *metrics) unknownEvent(name string) {
+	label := "other"
+	if validUnknownLabel(name) {
+		m.mu.Lock()
+		if m.unknownSeen[name] || len(m.unknownSeen) < maxUnknownEventNames {
+			m.unknownSeen[name] = true
+			label = name
+		}
+		m.mu.Unlock()
+	}
+	m.unknownEvents.WithLabelValues(label).Inc()
 }
 
 func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 	m := &metrics{
+		unknownSeen: make(map[string]bool),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_ingest_deliveries_total",
 			Help: "Webhook deliveries by provider, event (known events by name, else other) and outcome.",
@@ -23,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 		}, []string{"provider", "outcome"}),
 		unknownEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_ingest_aurora_unknown_events_total",
-			Help: "Authenticated Aurora deliveries of events not in leadbridge's table (accepted).",
+			Help: "Authenticated Aurora deliveries of events not in leadbridge's table (accepted), by name for the first 50 names, then other.",
 		}, []string{"event"}),
 		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_ingest_produce_errors_total",
@@ -42,4 +73,9 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 		}, buffered))
 	}
 	return m
+}
+
+// validUnknownLabel: a name of Aurora's form other than "other" itself.
+func validUnknownLabel(name string) bool {
+	return name != "other" && schema.ValidAuroraEventName(name)
 }

@@ -1,9 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,66 +13,85 @@ import (
 )
 
 func TestParseAurora(t *testing.T) {
+	type attrs = map[string]string
 	tests := map[string]struct {
 		event, query string
-		want         map[string]string
+		want         attrs
 		wantEvent    string
-		err          bool
+		problems     []string // "field: problem" prefixes, in order
 	}{
-		"path event":          {"lead_created", "lead_id=L1&source=api", map[string]string{"lead_id": "L1", "source": "api"}, "lead_created", false},
-		"static event":        {"", "aurora_event=lead_changed&lead_id=L1", map[string]string{"lead_id": "L1"}, "lead_changed", false},
-		"both agree":          {"lead_changed", "aurora_event=lead_changed&lead_id=L1", map[string]string{"lead_id": "L1"}, "lead_changed", false},
-		"status optional":     {"lead_solar_estimation_job_completed", "lead_id=L1&job_id=J1", map[string]string{"lead_id": "L1", "job_id": "J1"}, "lead_solar_estimation_job_completed", false},
-		"filter value free":   {"asset_created", "design_id=D&asset_id=A&asset_type=Brand+New+Type", map[string]string{"design_id": "D", "asset_id": "A", "asset_type": "Brand New Type"}, "asset_created", false},
-		"extra kept":          {"lead_changed", "lead_id=L1&crm_ref=abc", map[string]string{"lead_id": "L1", "crm_ref": "abc"}, "lead_changed", false},
-		"unknown event":       {"roof_scanned", "design_id=D", map[string]string{"design_id": "D"}, "roof_scanned", false},
-		"unknown no ids":      {"roof_scanned", "", map[string]string{}, "roof_scanned", false},
-		"unicode value":       {"project_status_changed", "project_id=P&status=Cr%C3%A9%C3%A9", map[string]string{"project_id": "P", "status": "Créé"}, "project_status_changed", false},
-		"256 bytes ok":        {"lead_changed", "lead_id=" + strings.Repeat("a", 256), map[string]string{"lead_id": strings.Repeat("a", 256)}, "lead_changed", false},
-		"257 bytes":           {"lead_changed", "lead_id=" + strings.Repeat("a", 257), nil, "", true},
-		"missing id":          {"design_deleted", "project_id=P", nil, "", true},
-		"empty":               {"lead_changed", "lead_id=", nil, "", true},
-		"tab":                 {"lead_changed", "lead_id=a%09b", nil, "", true},
-		"DEL":                 {"lead_changed", "lead_id=a%7Fb", nil, "", true},
-		"C1 control":          {"lead_changed", "lead_id=a%C2%85b", nil, "", true},
-		"repeat":              {"lead_changed", "lead_id=a&lead_id=a", nil, "", true},
-		"empty name":          {"lead_changed", "lead_id=a&=x", nil, "", true},
-		"name too long":       {"lead_changed", "lead_id=a&" + strings.Repeat("n", 65) + "=x", nil, "", true},
-		"too many params":     {"lead_changed", "lead_id=a" + strings.Repeat("&p=x", 1) + manyParams(40), nil, "", true},
-		"upper event":         {"Lead_created", "lead_id=a", nil, "", true},
-		"event too long":      {strings.Repeat("e", 65), "lead_id=a", nil, "", true},
-		"static repeated":     {"", "aurora_event=lead_changed&aurora_event=lead_changed&lead_id=a", nil, "", true},
-		"semicolon separator": {"lead_changed", "lead_id=a;b", nil, "", true},
+		"path event":        {"lead_created", "lead_id=L1&source=api", attrs{"lead_id": "L1", "source": "api"}, "lead_created", nil},
+		"static event":      {"", "aurora_event=lead_changed&lead_id=L1", attrs{"lead_id": "L1"}, "lead_changed", nil},
+		"both agree":        {"lead_changed", "aurora_event=lead_changed&lead_id=L1", attrs{"lead_id": "L1"}, "lead_changed", nil},
+		"filter value free": {"asset_created", "design_id=D&asset_id=A&asset_type=Brand+New+Type", attrs{"design_id": "D", "asset_id": "A", "asset_type": "Brand New Type"}, "asset_created", nil},
+		"unicode value":     {"project_status_changed", "project_id=P&status=Cr%C3%A9%C3%A9", attrs{"project_id": "P", "status": "Créé"}, "project_status_changed", nil},
+		"256 bytes ok":      {"lead_changed", "lead_id=" + strings.Repeat("a", 256), attrs{"lead_id": strings.Repeat("a", 256)}, "lead_changed", nil},
+
+		"status missing":  {"lead_solar_estimation_job_completed", "lead_id=L1&job_id=J1", attrs{"lead_id": "L1", "job_id": "J1"}, "lead_solar_estimation_job_completed", []string{"status: missing"}},
+		"extra kept":      {"lead_changed", "lead_id=L1&crm_ref=abc", attrs{"lead_id": "L1", "crm_ref": "abc"}, "lead_changed", []string{"crm_ref: not an attribute Aurora documents"}},
+		"unknown event":   {"roof_scanned", "design_id=D", attrs{"design_id": "D"}, "roof_scanned", []string{"event: not an event Aurora documents"}},
+		"unknown no ids":  {"roof_scanned", "", attrs{}, "roof_scanned", []string{"event: not an event"}},
+		"257 bytes":       {"lead_changed", "lead_id=" + strings.Repeat("a", 257), attrs{"lead_id": strings.Repeat("a", 257)}, "lead_changed", []string{"lead_id: over 256 bytes"}},
+		"missing id":      {"design_deleted", "project_id=P", attrs{"project_id": "P"}, "design_deleted", []string{"design_id: missing"}},
+		"empty":           {"lead_changed", "lead_id=", attrs{"lead_id": ""}, "lead_changed", []string{"lead_id: empty"}},
+		"tab":             {"lead_changed", "lead_id=a%09b", attrs{"lead_id": "a\tb"}, "lead_changed", []string{"lead_id: has control characters"}},
+		"DEL":             {"lead_changed", "lead_id=a%7Fb", attrs{"lead_id": "a\x7fb"}, "lead_changed", []string{"lead_id: has control characters"}},
+		"C1 control":      {"lead_changed", "lead_id=a%C2%85b", attrs{"lead_id": "a\u0085b"}, "lead_changed", []string{"lead_id: has control characters"}},
+		"repeat":          {"lead_changed", "lead_id=a&lead_id=b", attrs{"lead_id": "a"}, "lead_changed", []string{"lead_id: given 2 times"}},
+		"empty name":      {"lead_changed", "lead_id=a&=x", attrs{"lead_id": "a", "": "x"}, "lead_changed", []string{"query: a parameter name is empty"}},
+		"name too long":   {"lead_changed", "lead_id=a&" + strings.Repeat("n", 65) + "=x", attrs{"lead_id": "a", strings.Repeat("n", 65): "x"}, "lead_changed", []string{"query: a parameter name is empty, over 64 bytes"}},
+		"upper event":     {"Lead_created", "lead_id=a", attrs{"lead_id": "a"}, "Lead_created", []string{"event: not of Aurora's form"}},
+		"event too long":  {strings.Repeat("e", 65), "lead_id=a", attrs{"lead_id": "a"}, strings.Repeat("e", 65), []string{"event: not of Aurora's form"}},
+		"no event":        {"", "lead_id=a", attrs{"lead_id": "a"}, "", []string{"event: missing"}},
+		"event mismatch":  {"lead_created", "aurora_event=lead_changed&lead_id=a&source=api", attrs{"lead_id": "a", "source": "api"}, "lead_created", []string{"aurora_event: differs from the event in the path"}},
+		"static repeated": {"", "aurora_event=lead_changed&aurora_event=lead_changed&lead_id=a", attrs{"lead_id": "a"}, "lead_changed", []string{"aurora_event: given more than once"}},
+		"placeholder":     {"lead_changed", "lead_id=%3CLEAD_ID%3E", attrs{"lead_id": "<LEAD_ID>"}, "lead_changed", []string{"lead_id: an unfilled template placeholder"}},
+		"semicolon":       {"lead_changed", "lead_id=a;b", attrs{}, "lead_changed", []string{"query: cannot be percent-decoded"}},
+		"bad escape":      {"lead_changed", "lead_id=L1&x=%zz", attrs{}, "lead_changed", []string{"query: cannot be percent-decoded"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			d, err := ParseAurora("T", tc.event, tc.query)
-			if tc.err {
-				if !errors.Is(err, ErrInvalid) {
-					t.Fatalf("err = %v, want ErrInvalid", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Event != tc.wantEvent || d.TenantID != "T" || !reflect.DeepEqual(d.Attributes, tc.want) {
+			d := ParseAurora("T", tc.event, tc.query)
+			if d.Event != tc.wantEvent || d.TenantID != "T" || d.RawQuery != tc.query {
 				t.Fatalf("got %+v", d)
+			}
+			if tc.want != nil && !reflect.DeepEqual(d.Attributes, tc.want) {
+				t.Fatalf("attributes %q, want %q", d.Attributes, tc.want)
+			}
+			var got []string
+			for _, p := range d.Problems {
+				got = append(got, p.Field+": "+p.Problem)
+			}
+			if len(got) != len(tc.problems) {
+				t.Fatalf("problems %q, want %q", got, tc.problems)
+			}
+			for i, w := range tc.problems {
+				if !strings.HasPrefix(got[i], w) {
+					t.Fatalf("problems %q, want %q", got, tc.problems)
+				}
 			}
 		})
 	}
 }
 
-// safeWords may appear in errors: our own messages, attribute and event names.
-var safeWords = func() string {
-	w := strings.Join(schema.AuroraAttributes, " ") + " aurora_event does not match the event in the path " +
-		"no event: put it in the path or in aurora_event a query parameter is given more than once " +
-		"is empty, over 256 bytes or has control characters query parameter name is empty, too long"
-	for name := range schema.AuroraEvents {
-		w += " missing required attribute for " + name
+// Over 32 parameters the query is flagged as a whole; all are kept.
+func TestParseAuroraParamCount(t *testing.T) {
+	for n, flagged := range map[int]bool{31: false, 32: true} {
+		d := ParseAurora("T", "lead_changed", "lead_id=a&aurora_event=lead_changed"+manyParams(n))
+		last := d.Problems[len(d.Problems)-1]
+		if got := last == (schema.Problem{Field: "query", Problem: "more than 32 parameters"}); got != flagged || len(d.Attributes) != n+1 {
+			t.Errorf("%d+1 parameters: flagged %v, %d attributes", n, got, len(d.Attributes))
+		}
 	}
-	return w
-}()
+}
+
+// Repeated parameters keep every value, in order.
+func TestParseAuroraRepeatedKeepsEveryValue(t *testing.T) {
+	d := ParseAurora("T", "lead_changed", "lead_id=L1&lead_id=L2&lead_id=L1")
+	if want := []string{"L1", "L2", "L1"}; !reflect.DeepEqual(d.Repeated["lead_id"], want) || d.Attributes["lead_id"] != "L1" {
+		t.Fatalf("repeated %q attributes %q", d.Repeated, d.Attributes)
+	}
+}
 
 func manyParams(n int) string {
 	var b strings.Builder
@@ -84,42 +103,39 @@ func manyParams(n int) string {
 	return b.String()
 }
 
-// FuzzParseAurora: no panic; accepted input is clean (every value non-empty,
-// at most 256 bytes, no control characters), known events carry their ids,
-// and the event it builds survives the Kafka codec unchanged.
+// FuzzParseAurora: no panic; the raw query is kept verbatim; whatever is not
+// clean is flagged; a known event's missing attributes are flagged; the key
+// is the best id present, else the tenant; and the event survives the Kafka
+// codec unchanged.
 func FuzzParseAurora(f *testing.F) {
 	f.Add("lead_created", "lead_id=L1&source=api")
 	f.Add("", "aurora_event=project_changed&project_id=P&attributes=status,name")
 	f.Add("asset_created", "design_id=D&asset_id=A&asset_type=Design+DXF")
 	f.Add("x", "%zz=1")
 	f.Fuzz(func(t *testing.T, event, query string) {
-		d, err := ParseAurora("T", event, query)
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error kind: %v", err)
-			}
-			q, _ := url.ParseQuery(query)
-			for name, vs := range q {
-				for _, v := range append(vs, name) {
-					if len(v) >= 8 && strings.Contains(err.Error(), v) && !strings.Contains(safeWords, v) {
-						t.Fatalf("error echoes input %q: %v", v, err)
-					}
-				}
-			}
-			return
+		d := ParseAurora("T", event, query)
+		if d.RawQuery != query {
+			t.Fatal("raw query not kept verbatim")
 		}
-		if !schema.ValidAuroraEventName(d.Event) {
-			t.Fatalf("accepted event name %q", d.Event)
+		flagged := map[string]bool{}
+		for _, p := range d.Problems {
+			flagged[p.Field] = true
+		}
+		if !schema.ValidAuroraEventName(d.Event) && !flagged["event"] {
+			t.Fatalf("event name %q not flagged", d.Event)
 		}
 		for k, v := range d.Attributes {
-			if !cleanString(k, maxAuroraNameBytes) || !cleanString(v, maxAuroraValueBytes) {
-				t.Fatalf("accepted unclean attribute %q=%q", k, v)
+			if !cleanString(v, maxAuroraValueBytes) && !flagged[k] {
+				t.Fatalf("unclean value of %q not flagged", k)
+			}
+			if !cleanString(k, maxAuroraNameBytes) && !flagged["query"] {
+				t.Fatalf("unclean name %q not flagged", k)
 			}
 		}
-		if ev, ok := schema.AuroraEvents[d.Event]; ok {
-			for _, id := range ev.Required() {
-				if d.Attributes[id] == "" {
-					t.Fatalf("known event %s accepted without %s", d.Event, id)
+		if ev, ok := schema.AuroraEventNamed(d.Event); ok && !flagged["query"] {
+			for _, a := range ev.Attributes {
+				if _, ok := d.Attributes[a]; !ok && !flagged[a] {
+					t.Fatalf("known event %s: missing %s not flagged", d.Event, a)
 				}
 			}
 		}
@@ -128,18 +144,73 @@ func FuzzParseAurora(f *testing.F) {
 			t.Fatal(err)
 		}
 		ev := auroraEvent(d, "id", data, time.Unix(0, 0).UTC())
+		if main, ok := schema.AuroraMainID(d.Attributes); ok {
+			if ev.PartitionKey != schema.AuroraKey("T", main) {
+				t.Fatalf("key %q, want the main id's", ev.PartitionKey)
+			}
+		} else if ev.PartitionKey != "aurora:T" {
+			t.Fatalf("key %q, want the tenant's", ev.PartitionKey)
+		}
 		back, err := schema.DecodeRecord(ev.Record())
 		if err != nil {
 			t.Fatalf("built event does not decode: %v", err)
 		}
-		var got schema.AuroraData
-		if err := json.Unmarshal(back.Data, &got); err != nil || !reflect.DeepEqual(got, d) {
-			t.Fatalf("data round trip: %+v vs %+v (%v)", got, d, err)
-		}
-		if _, err := url.ParseQuery(query); err != nil {
-			t.Fatal("accepted a query string that does not parse")
+		if !bytes.Equal(back.Data, data) {
+			t.Fatal("data changed on the way through the codec")
 		}
 	})
+}
+
+func TestParseLeadPro(t *testing.T) {
+	tests := map[string]struct {
+		payload, event, id string
+		problems           []string
+	}{
+		"created":         {`{"event":"lead.created","data":{"id":2}}`, "lead.created", "2", nil},
+		"string id":       {`{"event":"lead.updated","data":{"id":"abc"}}`, "lead.updated", "abc", nil},
+		"number literal":  {`{"event":"lead.updated","data":{"id":1e3}}`, "lead.updated", "1e3", nil},
+		"unknown event":   {`{"event":"lead.deleted","data":{"id":5}}`, "lead.deleted", "5", []string{"event: not lead.created or lead.updated"}},
+		"event not text":  {`{"event":7,"data":{"id":5}}`, "", "5", []string{"event: must be a string"}},
+		"no event":        {`{"data":{"id":5}}`, "", "5", []string{"event: missing"}},
+		"no data":         {`{"event":"lead.created"}`, "lead.created", "", []string{"data: missing"}},
+		"data not object": {`{"event":"lead.created","data":[1]}`, "lead.created", "", []string{"data: must be an object"}},
+		"no id":           {`{"event":"lead.created","data":{"first_name":"A"}}`, "lead.created", "", []string{"data.id: missing"}},
+		"object id":       {`{"event":"lead.created","data":{"id":{}}}`, "lead.created", "", []string{"data.id: must be a number or a string"}},
+		"empty id":        {`{"event":"lead.created","data":{"id":""}}`, "lead.created", "", []string{"data.id: empty"}},
+		"not an object":   {`[1]`, "", "", []string{"payload: not a JSON object"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := ParseLeadPro([]byte(tc.payload))
+			if p.Event != tc.event || p.DataID != tc.id || len(p.Problems) != len(tc.problems) {
+				t.Fatalf("got %+v", p)
+			}
+			for i, w := range tc.problems {
+				if got := p.Problems[i].Field + ": " + p.Problems[i].Problem; !strings.HasPrefix(got, w) {
+					t.Fatalf("problem %q, want %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+// withProblems keeps every signed byte and yields JSON with the list appended.
+func TestWithProblems(t *testing.T) {
+	problems := []schema.Problem{{Field: "event", Problem: "x"}}
+	for in, want := range map[string]string{
+		`{"event":"a"}`:        `{"event":"a","problems":[{"field":"event","problem":"x"}]}`,
+		"{\"event\":\"a\"} \n": `{"event":"a","problems":[{"field":"event","problem":"x"}]}`,
+		`{}`:                   `{"problems":[{"field":"event","problem":"x"}]}`,
+		`{ }`:                  `{ "problems":[{"field":"event","problem":"x"}]}`,
+	} {
+		got, err := withProblems([]byte(in), problems)
+		if err != nil || string(got) != want || !json.Valid(got) {
+			t.Errorf("withProblems(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := withProblems([]byte(`[1]`), problems); err == nil {
+		t.Error("a non-object payload must fail")
+	}
 }
 
 func TestVerifyLeadProRotationAndVerbatim(t *testing.T) {
@@ -219,12 +290,15 @@ func FuzzLeadProToken(f *testing.F) {
 		if string(got) != payload {
 			t.Fatalf("payload changed")
 		}
-		if p, err := ParseLeadPro(got); err == nil {
-			if p.Event != schema.LeadProLeadCreated && p.Event != schema.LeadProLeadUpdated || p.DataID == "" {
-				t.Fatalf("accepted %+v", p)
+		p := ParseLeadPro(got)
+		if len(p.Problems) == 0 && (p.Event != schema.LeadProLeadCreated && p.Event != schema.LeadProLeadUpdated || p.DataID == "") {
+			t.Fatalf("unflagged %+v", p)
+		}
+		if len(p.Problems) > 0 {
+			out, err := withProblems(got, p.Problems)
+			if err != nil || !json.Valid(out) || !bytes.HasPrefix(out, bytes.TrimRight(bytes.TrimSpace(got), "}")) {
+				t.Fatalf("flagged payload %s (%v)", out, err)
 			}
-		} else if !errors.Is(err, ErrInvalid) {
-			t.Fatalf("parse error kind %v", err)
 		}
 	})
 }

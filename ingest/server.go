@@ -2,10 +2,8 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"mime"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,6 +27,21 @@ const (
 	// DefaultAckTimeout leaves a margin under Aurora's 10 s answer deadline.
 	DefaultAckTimeout = 8 * time.Second
 	DefaultRetryAfter = 10 * time.Second
+	// DefaultSlowRequest is the default Config.SlowRequest.
+	DefaultSlowRequest = time.Second
+)
+
+// AccessLogPolicy says which webhook requests get a line in the request log.
+// Every accepted event is on the raw topic with its ce_id, which is the
+// record of deliveries; the log is for what needs a look.
+type AccessLogPolicy string
+
+const (
+	// AccessLogErrors (the default) logs every answer that is not 2xx and
+	// every request slower than Config.SlowRequest.
+	AccessLogErrors AccessLogPolicy = "errors"
+	// AccessLogAll logs every request.
+	AccessLogAll AccessLogPolicy = "all"
 )
 
 // Config is what a Server needs; cmd/leadbridge builds it from the user's
@@ -44,6 +57,17 @@ type Config struct {
 	// after its context ends and before it stops listening, so that a load
 	// balancer sees the instance leave. Default 0.
 	DrainDelay time.Duration
+
+	// LeadProMaxTokenAge, when positive, refuses (401) a LeadPro token whose
+	// iat is older than this (plus LeadProLeeway) or absent. Default 0: a
+	// token is accepted at any age, as LeadPro's doc sets no limit.
+	LeadProMaxTokenAge time.Duration
+
+	// AccessLog is which requests are logged; default AccessLogErrors.
+	AccessLog AccessLogPolicy
+	// SlowRequest: under AccessLogErrors, a request that takes longer is
+	// logged whatever its answer; default DefaultSlowRequest.
+	SlowRequest time.Duration
 
 	// Ready reports whether the service can accept events (broker reachable,
 	// raw topic present); /readyz calls it. Nil means always ready.
@@ -70,9 +94,42 @@ type Server struct {
 	draining atomic.Bool
 }
 
-// NewServer returns a Server publishing through pub. It validates nothing of
-// cfg beyond defaults: cmd/leadbridge validated the configuration.
+// Validate reports every setting of c that NewServer cannot use, joined.
+// Zero values are fine: they take the defaults.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.AccessLog {
+	case "", AccessLogErrors, AccessLogAll:
+	default:
+		errs = append(errs, fmt.Errorf("log.access: %q is not all or errors", c.AccessLog))
+	}
+	for name, d := range map[string]time.Duration{
+		"http.ack_timeout": c.AckTimeout, "http.drain_delay": c.DrainDelay, "log.slow": c.SlowRequest,
+		"leadpro.max_token_age": c.LeadProMaxTokenAge,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", name))
+		}
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("http.max_body_bytes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewServer returns a Server publishing through pub. It applies defaults and
+// does not validate cfg: call Config.Validate first. A nil logger logs
+// nothing.
 func NewServer(cfg Config, pub Publisher, logger *zap.Logger) *Server {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if cfg.AccessLog == "" {
+		cfg.AccessLog = AccessLogErrors
+	}
+	if cfg.SlowRequest <= 0 {
+		cfg.SlowRequest = DefaultSlowRequest
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -163,23 +220,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Drain makes the server answer 503 to new webhooks and fail /readyz.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-type handlerFunc func(c echo.Context) (event string, err error)
+// handlerFunc is a provider handler: it returns the event's metric label,
+// whether the delivery was flagged (accepted with problems), and an error
+// from the table in errors.go.
+type handlerFunc func(c echo.Context) (event string, flagged bool, err error)
 
 // webhook wraps a provider handler with the draining check, the error table,
 // metrics and the event id in the access log.
 func (s *Server) webhook(provider string, h handlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		event, err := "other", error(nil)
+		event, flagged, err := "other", false, error(nil)
 		if s.draining.Load() {
 			err = ErrUnavailable
 		} else {
-			event, err = h(c)
+			event, flagged, err = h(c)
 		}
 		outcome := "accepted"
-		if err != nil {
+		switch {
+		case err != nil:
 			outcome = outcomeOf(err)
 			s.fail(c, err)
+		case flagged:
+			outcome = "accepted_with_problems"
 		}
 		s.m.deliveries.WithLabelValues(provider, event, outcome).Inc()
 		s.m.duration.WithLabelValues(provider, outcome).Observe(time.Since(start).Seconds())
@@ -195,8 +258,6 @@ func outcomeOf(err error) string {
 		return "unauthorized"
 	case http.StatusRequestEntityTooLarge:
 		return "too_large"
-	case http.StatusUnsupportedMediaType:
-		return "unsupported_media"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
 	}
@@ -249,98 +310,6 @@ func (s *Server) publish(c echo.Context, ev schema.Event) error {
 	return c.JSONBlob(http.StatusOK, []byte(`{"id":"`+ev.ID+`"}`))
 }
 
-func (s *Server) aurora(c echo.Context) (string, error) {
-	r := c.Request()
-	tenantID := c.Param("tenant_id")
-	event := knownOrOther(c.Param("event"))
-	if !s.tenants[tenantID].authenticate(r) {
-		return event, ErrUnauthorized
-	}
-	d, err := ParseAurora(tenantID, c.Param("event"), r.URL.RawQuery)
-	if err != nil {
-		return event, err
-	}
-	event = knownOrOther(d.Event)
-	if event == "other" {
-		s.m.unknownEvents.WithLabelValues(d.Event).Inc()
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		return event, err
-	}
-	return event, s.publish(c, auroraEvent(d, s.cfg.NewID(), data, s.cfg.Now().UTC()))
-}
-
-func (s *Server) leadpro(c echo.Context) (string, error) {
-	r := c.Request()
-	event := "other"
-	body, err := readBody(c, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return event, err
-	}
-	acct := s.accounts[c.Param("account_id")]
-	secrets := unknownAccountSecrets // an unknown account costs the same HMAC work as a known one
-	if acct != nil {
-		secrets = acct.SigningSecrets
-	}
-	payload, err := VerifyLeadPro(bearer(r.Header.Get("Authorization")), secrets, s.cfg.Now())
-	if err != nil {
-		return event, err
-	}
-	if len(body) > 0 && !isJSONMedia(r.Header.Get("Content-Type")) {
-		return event, ErrUnsupportedMedia
-	}
-	p, err := ParseLeadPro(payload)
-	if err != nil {
-		return event, err
-	}
-	event = p.Event
-	s.m.leadproBody.WithLabelValues(bodyMatch(body, payload)).Inc()
-	ev := schema.Event{
-		ID:           s.cfg.NewID(),
-		Source:       schema.LeadProSource(acct.ID),
-		Type:         schema.LeadProTypePrefix + p.Event,
-		Subject:      p.DataID,
-		Time:         s.cfg.Now().UTC(),
-		PartitionKey: schema.LeadProKey(acct.ID, p.DataID),
-		Data:         payload,
-	}
-	return event, s.publish(c, ev)
-}
-
-var unknownAccountSecrets = []schema.Secret{schema.Secret(uuid.NewString())}
-
-func readBody(c echo.Context, limit int64) ([]byte, error) {
-	r := c.Request()
-	if r.ContentLength > limit {
-		return nil, ErrTooLarge
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, ErrTooLarge
-	}
-	if err != nil {
-		return nil, invalid("could not read the body")
-	}
-	return b, nil
-}
-
-func isJSONMedia(ct string) bool {
-	if ct == "" {
-		return true // LeadPro documents JSON; a missing header is not a different type
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
-}
-
-func knownOrOther(event string) string {
-	if _, ok := schema.AuroraEvents[event]; ok {
-		return event
-	}
-	return "other"
-}
-
 func (s *Server) readyz(c echo.Context) error {
 	if s.draining.Load() {
 		return c.String(http.StatusServiceUnavailable, "draining\n")
@@ -373,8 +342,9 @@ func (s *Server) routerError(err error, c echo.Context) {
 
 const logEventID = "event_id"
 
-// accessLog logs one line per request with the route template, never the
-// URL: Aurora's query strings and LeadPro's bodies stay out of logs.
+// accessLog logs requests as Config.AccessLog says, with the route template,
+// never the URL: Aurora's query strings and LeadPro's bodies stay out of
+// logs. Health and metrics requests are never logged.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -382,14 +352,18 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
+		status, took := c.Response().Status, time.Since(start)
+		if s.cfg.AccessLog != AccessLogAll && status >= 200 && status < 300 && took <= s.cfg.SlowRequest {
+			return nil
+		}
 		if p := c.Path(); p == "/healthz" || p == "/readyz" || p == "/metrics" {
 			return nil
 		}
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("route", c.Path()),
-			zap.Int("status", c.Response().Status),
-			zap.Duration("duration", time.Since(start)),
+			zap.Int("status", status),
+			zap.Duration("duration", took),
 		}
 		if id, ok := c.Get(logEventID).(string); ok {
 			fields = append(fields, zap.String("event_id", id))

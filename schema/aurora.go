@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// AuroraEvent describes one webhook event of Aurora's event list
-// (provider-docs/aurora-webhook-events.txt): the URL attributes its suggested
-// template carries, as the lower-case query names leadbridge reads.
+// AuroraEvent describes one webhook event of Aurora's event list ("All
+// available webhook events"): the URL attributes its suggested template
+// carries, as the lower-case query names leadbridge reads.
 type AuroraEvent struct {
 	Name       string
 	Attributes []string // every URL attribute of the event, in the doc's order
@@ -70,6 +70,15 @@ var AuroraEvents = func() map[string]AuroraEvent {
 	}
 	return m
 }()
+
+// AuroraEventNamed returns the event of Aurora's list called name.
+func AuroraEventNamed(name string) (AuroraEvent, bool) {
+	e, ok := AuroraEvents[name]
+	return e, ok
+}
+
+// IsAuroraAttribute reports whether name is one of AuroraAttributes.
+func IsAuroraAttribute(name string) bool { return slices.Contains(AuroraAttributes, name) }
 
 // AuroraLeadEvents are the Aurora events about a lead, the ones enrich turns
 // into lead records through Retrieve Lead.

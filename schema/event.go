@@ -56,12 +56,46 @@ type Event struct {
 	Data       json.RawMessage // the event data, JSON (content-type application/json)
 }
 
-// AuroraData is the data of an Aurora delivery on the raw topic.
+// AuroraData is the data of an Aurora delivery on the raw topic. An
+// authenticated delivery is never refused for what it carries: what is odd
+// about it is kept and listed in Problems.
 type AuroraData struct {
-	Event      string            `json:"event"`
-	TenantID   string            `json:"tenant_id"`
+	// Event is the event name as sent (path segment, else aurora_event); ""
+	// when the delivery names none.
+	Event    string `json:"event"`
+	TenantID string `json:"tenant_id"`
+	// Attributes holds every query parameter but aurora_event, decoded: the
+	// first value of a repeated one. Empty when the query cannot be decoded.
 	Attributes map[string]string `json:"attributes"`
+	// Repeated holds every value, in order, of each parameter given more
+	// than once.
+	Repeated map[string][]string `json:"repeated,omitempty"`
+	// RawQuery is the query string exactly as received, undecoded.
+	RawQuery string `json:"raw_query"`
+	// Problems lists what is odd about the delivery, sorted by field; absent
+	// when nothing is.
+	Problems []Problem `json:"problems,omitempty"`
 }
+
+// Problem is one thing odd about an accepted delivery (raw topic) or one
+// provider rule a lead breaks (lead record). Field names the value: a query
+// parameter, "event", "query", "content-type", or a dotted path in the
+// provider's JSON with [i] for array items. Problem says what is wrong
+// without repeating the value.
+type Problem struct {
+	Field   string `json:"field"`
+	Problem string `json:"problem"`
+}
+
+// ProblemsField is the member ingest appends to a LeadPro payload object
+// (and the field of AuroraData) that lists an accepted delivery's problems.
+const ProblemsField = "problems"
+
+// InvalidEventName replaces, in ce_type, an event name that is missing or not
+// of the provider's form: com.aurorasolar.webhook.invalid-name,
+// pro.lead.webhook.invalid-name. The hyphen keeps it apart from every real
+// name; the name as sent stays in the data.
+const InvalidEventName = "invalid-name"
 
 // AuroraSource is the ce_source of deliveries for tenantID.
 func AuroraSource(tenantID string) string { return "/aurora/tenants/" + tenantID }

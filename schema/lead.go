@@ -122,11 +122,8 @@ type SourceEvent struct {
 
 // ValidationProblem is one broken provider rule. Field is the value's path in
 // ProviderFields (dotted, [i] for array items); Problem says what is wrong
-// without repeating the value, so problems are safe to log.
-type ValidationProblem struct {
-	Field   string `json:"field"`
-	Problem string `json:"problem"`
-}
+// without repeating the value.
+type ValidationProblem = Problem
 
 // LeadUpdatedAt returns the provider's update time of l. ok is false when the
 // provider states none (LeadPro never does): then only the raw topic's order
