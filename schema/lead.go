@@ -160,10 +160,32 @@ var leadSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	return s, nil
 })
 
-// ValidateLead checks that b is a lead record valid against lead.schema.json.
-// The error wraps ErrInvalidLead and joins one error per violation, sorted,
-// each naming the JSON pointer of the value it is about. It is safe for
-// concurrent use.
+// CheckLeadKey reports whether l.Key is the key its provider, tenant or
+// account and lead id make: AuroraKey(TenantID, LeadID) or
+// LeadProKey(AccountID, LeadID). A record keyed otherwise would land beside
+// another lead on the compacted topic. The error wraps ErrInvalidLead and
+// names no value.
+func CheckLeadKey(l Lead) error {
+	var want string
+	switch l.Provider {
+	case ProviderAurora:
+		want = AuroraKey(l.TenantID, l.LeadID)
+	case ProviderLeadPro:
+		want = LeadProKey(l.AccountID, l.LeadID)
+	default:
+		return fmt.Errorf("%w: unknown provider", ErrInvalidLead)
+	}
+	if l.LeadID == "" || l.Key != want {
+		return fmt.Errorf("%w: key does not match provider, tenant or account and lead_id", ErrInvalidLead)
+	}
+	return nil
+}
+
+// ValidateLead checks that b is a lead record valid against lead.schema.json
+// whose key matches its provider, tenant or account and lead id
+// (CheckLeadKey). The error wraps ErrInvalidLead and joins one error per
+// violation, sorted, each naming the JSON pointer of the value it is about.
+// It is safe for concurrent use.
 func ValidateLead(b []byte) error {
 	s, err := leadSchema()
 	if err != nil {
@@ -175,7 +197,11 @@ func ValidateLead(b []byte) error {
 	}
 	err = s.Validate(inst)
 	if err == nil {
-		return nil
+		var l Lead
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidLead, err)
+		}
+		return CheckLeadKey(l)
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {

@@ -8,10 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// LeadPro's enumerations, from the field table of
-// provider-docs/leadpro-webhooks.txt, in the doc's order. They are read-only.
+// LeadPro's enumerations, from the field table of LeadPro's webhook doc, in
+// the doc's order. They are read-only.
 var (
 	LeadProTypes    = []string{"sale", "vendor", "landlord", "let", "mortgage_request"}
 	LeadProStatuses = []string{"UNREAD", "IN_PROGRESS", "NO_BUSINESS", "BUSINESS", "DUPLICATE"}
@@ -26,6 +27,10 @@ var (
 	LeadProPropertyTypes = []string{"detached", "semi-detached", "terraced", "flat-maisonette"}
 )
 
+// LeadProDefaultSource is a LeadPro lead's source when the payload gives
+// none: "If no source is submitted source will default to 'homepage'".
+const LeadProDefaultSource = "homepage"
+
 // LeadFromLeadPro maps a raw LeadPro event to a lead record. ev.Data is the
 // verified JWT payload, {"event": "lead.created"|"lead.updated", "data": {...}},
 // and ev.Source names the account (LeadProSource). It is pure.
@@ -35,9 +40,11 @@ var (
 //   - contact: title, first_name, last_name, full_name, email, phone. A phone
 //     sent as a JSON number is kept as the number's text, with a problem: a
 //     number cannot carry a leading zero, and UK numbers have one.
-//   - address: address and postcode; for sale and let leads that give
-//     neither, advert_address and advert_postcode (the property enquired
-//     about). LeadPro gives no coordinates.
+//   - source is data.source as sent, else "homepage": "If no source is
+//     submitted source will default to 'homepage'". type is data.type as sent.
+//   - address: address and postcode, the contact's. property: for sale and
+//     let leads, advert_address and advert_postcode, the advertised property
+//     enquired about. LeadPro gives no coordinates.
 //   - status is data.status as sent, even outside LeadPro's list; when it is
 //     absent, empty or not a string, StatusUnknown.
 //   - created_at is createdAt normalised to UTC; LeadPro states no update time.
@@ -96,9 +103,15 @@ type length struct{ min, max int }
 // mapLeadPro fills l from the data object and checks the field table, row by
 // row in the doc's order.
 func mapLeadPro(f fields, l *Lead) {
-	if n, ok := f.value("id"); ok {
-		if n, ok := n.(json.Number); ok && !integerLiteral.MatchString(string(n)) {
-			f.add("id", "must be an integer")
+	// id: "Number", "auto-generated". A string id still names the lead.
+	if v, ok := f.value("id"); ok {
+		switch v := v.(type) {
+		case json.Number:
+			if !integerLiteral.MatchString(string(v)) {
+				f.add("id", "must be an integer")
+			}
+		default:
+			f.add("id", "must be a number, got %s", jsonType(v))
 		}
 	}
 	l.Contact.FirstName = f.text("first_name", length{1, 50}, "")
@@ -116,7 +129,11 @@ func mapLeadPro(f fields, l *Lead) {
 	if typ != "" && !slices.Contains(LeadProTypes, typ) {
 		f.add("type", "must be one of %s", strings.Join(LeadProTypes, ", "))
 	}
-	f.text("source", length{}, "")
+	l.Type = typ
+	l.Source = f.text("source", length{}, "")
+	if l.Source == "" {
+		l.Source = LeadProDefaultSource
+	}
 
 	// "Yes if Vendor/Landlord/ Mortgage" and "Yes if sale/let and no
 	// office_id is specified".
@@ -133,8 +150,8 @@ func mapLeadPro(f fields, l *Lead) {
 	l.Address.Postcode = f.text("postcode", length{2, 10}, ownAddress)
 	advertLine := f.text("advert_address", length{0, 100}, advertAddress)
 	advertPostcode := f.text("advert_postcode", length{2, 10}, advertAddress)
-	if (typ == "sale" || typ == "let") && l.Address.Line == "" && l.Address.Postcode == "" {
-		l.Address.Line, l.Address.Postcode = advertLine, advertPostcode
+	if typ == "sale" || typ == "let" {
+		l.Property.Line, l.Property.Postcode = advertLine, advertPostcode
 	}
 	f.text("advert_url", length{0, 255}, "")
 	f.text("advert_image", length{0, 255}, "")
@@ -151,7 +168,10 @@ func mapLeadPro(f fields, l *Lead) {
 		checkQuestionnaire(f, v)
 	}
 
-	f.num("parentId")
+	// parentId: "Must be a valid parent lead", a Number like id.
+	if n, ok := f.num("parentId"); ok && !integerLiteral.MatchString(string(n)) {
+		f.add("parentId", "must be an integer")
+	}
 	if s, ok := f.str("createdAt"); ok {
 		if t, ok := parseTime(s); ok {
 			l.CreatedAt = formatTime(t)
@@ -268,14 +288,16 @@ func (f fields) sized(name string, max int) (any, bool) {
 
 // checkAvailability: "array values must be ISO 8601 date string", read as
 // every item of every array among the object's values (the doc's example is
-// {"hours": [...]}), or of the value itself if it is an array.
+// {"hours": [...]}), or of the value itself if it is an array. A date is a
+// date-time with an offset (RFC 3339) or a calendar date (2021-04-22); a
+// member of the object that is not an array is flagged.
 func checkAvailability(f fields, v any) {
 	const name = "appointment_availability"
 	dates := func(path string, arr []any) {
 		for i, item := range arr {
 			s, ok := item.(string)
-			if _, valid := parseTime(s); !ok || !valid {
-				f.add(path+"["+strconv.Itoa(i)+"]", "not an ISO 8601 date-time with a UTC offset (RFC 3339)")
+			if !ok || !isoDate(s) {
+				f.add(path+"["+strconv.Itoa(i)+"]", "not an ISO 8601 date (2021-04-22) or date-time with a UTC offset (RFC 3339)")
 			}
 		}
 	}
@@ -284,6 +306,8 @@ func checkAvailability(f fields, v any) {
 		for _, k := range sortedAnyKeys(v) {
 			if arr, ok := v[k].([]any); ok {
 				dates(name+"."+k, arr)
+			} else {
+				f.add(name+"."+k, "must be an array of dates, got %s", jsonType(v[k]))
 			}
 		}
 	case []any:
@@ -340,6 +364,16 @@ func checkObjectArray(f fields, name string, v any) {
 			f.add(name+"["+strconv.Itoa(i)+"]", "must be an object, got %s", jsonType(item))
 		}
 	}
+}
+
+// isoDate reports whether s is an RFC 3339 date-time or an ISO 8601
+// calendar date, YYYY-MM-DD.
+func isoDate(s string) bool {
+	if _, ok := parseTime(s); ok {
+		return true
+	}
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }
 
 func sortedAnyKeys(m map[string]any) []string {

@@ -65,7 +65,7 @@ func TestLeadProValidationProblems(t *testing.T) {
 		"valid vendor":  {},
 		"valid sale":    {base: leadProSale},
 		"id not an int": {set: map[string]string{"id": "1.5"}, field: "id", want: "must be an integer"},
-		"id as string":  {set: map[string]string{"id": `"abc-1"`}},
+		"id as string":  {set: map[string]string{"id": `"abc-1"`}, field: "id", want: "must be a number, got a string"},
 
 		"first_name empty":     {set: map[string]string{"first_name": `""`}, field: "first_name", want: "has 0 characters, must have 1 to 50"},
 		"first_name too long":  {set: map[string]string{"first_name": long(51)}, field: "first_name", want: "has 51 characters, must have 1 to 50"},
@@ -135,11 +135,18 @@ func TestLeadProValidationProblems(t *testing.T) {
 		},
 		"appointment_availability bad date": {
 			set:   map[string]string{"appointment_availability": `{"hours":["2021-04-22T10:00:00.000Z","tomorrow"]}`},
-			field: "appointment_availability.hours[1]", want: "not an ISO 8601 date-time with a UTC offset (RFC 3339)",
+			field: "appointment_availability.hours[1]", want: "not an ISO 8601 date (2021-04-22) or date-time with a UTC offset (RFC 3339)",
 		},
 		"appointment_availability number in array": {
 			set:   map[string]string{"appointment_availability": `{"hours":[1]}`},
-			field: "appointment_availability.hours[0]", want: "not an ISO 8601 date-time with a UTC offset (RFC 3339)",
+			field: "appointment_availability.hours[0]", want: "not an ISO 8601 date (2021-04-22) or date-time with a UTC offset (RFC 3339)",
+		},
+		"appointment_availability date-only": {
+			set: map[string]string{"appointment_availability": `{"days":["2021-04-22","2021-05-22T10:00:00+01:00"]}`},
+		},
+		"appointment_availability member not an array": {
+			set:   map[string]string{"appointment_availability": `{"hours":["2021-04-22"],"note":"mornings"}`},
+			field: "appointment_availability.note", want: "must be an array of dates, got a string",
 		},
 		"appointment_availability not object": {
 			set:   map[string]string{"appointment_availability": `"soon"`},
@@ -177,6 +184,8 @@ func TestLeadProValidationProblems(t *testing.T) {
 		},
 
 		"parentId not number": {set: map[string]string{"parentId": `"54"`}, field: "parentId", want: "must be a number, got a string"},
+		"parentId fractional": {set: map[string]string{"parentId": `54.5`}, field: "parentId", want: "must be an integer"},
+		"parentId integer":    {set: map[string]string{"parentId": `54`}},
 		"createdAt not ISO 8601": {
 			set:   map[string]string{"createdAt": `"23/01/2000"`},
 			field: "createdAt", want: "not an ISO 8601 date-time with a UTC offset (RFC 3339)",
@@ -315,19 +324,38 @@ func TestLeadFromLeadProKeepsValues(t *testing.T) {
 			set:  map[string]string{"postcode": `"ABCDEFGHIJK"`},
 			want: func(l Lead) string { return l.Address.Postcode + "=ABCDEFGHIJK" },
 		},
-		"sale falls back to the advert address": {
+		"sale: the advert is the property, not the address": {
 			base: leadProSale,
-			want: func(l Lead) string { return l.Address.Line + "|" + l.Address.Postcode + "=12 Analytical Row|N1 4AB" },
+			want: func(l Lead) string {
+				return l.Property.Line + "|" + l.Property.Postcode + "|" + l.Address.Line + "=12 Analytical Row|N1 4AB|"
+			},
 		},
-		"sale with its own address keeps it": {
+		"sale with its own address keeps both apart": {
 			base: leadProSale,
 			set:  map[string]string{"address": `"1 Home St"`},
-			want: func(l Lead) string { return l.Address.Line + "|" + l.Address.Postcode + "=1 Home St|" },
+			want: func(l Lead) string { return l.Address.Line + "|" + l.Property.Line + "=1 Home St|12 Analytical Row" },
 		},
-		"vendor never uses the advert address": {
+		"let: the advert is the property": {
+			base: leadProSale,
+			set:  map[string]string{"type": `"let"`},
+			want: func(l Lead) string { return l.Type + "|" + l.Property.Postcode + "=let|N1 4AB" },
+		},
+		"vendor has no property block": {
 			set:  map[string]string{"advert_address": `"12 Analytical Row"`},
 			del:  []string{"address", "postcode"},
-			want: func(l Lead) string { return l.Address.Line + "|" + l.Address.Postcode + "=|" },
+			want: func(l Lead) string { return l.Address.Line + "|" + l.Property.Line + "=|" },
+		},
+		"source as sent, type as sent": {
+			set:  map[string]string{"source": `"rightmove"`},
+			want: func(l Lead) string { return l.Source + "|" + l.Type + "=rightmove|vendor" },
+		},
+		"no source is homepage": {
+			del:  []string{"source"},
+			want: func(l Lead) string { return l.Source + "=homepage" },
+		},
+		"empty source is homepage": {
+			set:  map[string]string{"source": `""`},
+			want: func(l Lead) string { return l.Source + "=homepage" },
 		},
 		"createdAt normalised to UTC": {
 			set:  map[string]string{"createdAt": `"2000-01-23T01:23:45.678+09:00"`},

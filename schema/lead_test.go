@@ -349,6 +349,14 @@ func TestValidateLead(t *testing.T) {
 			mutate: func(m map[string]any) { m["source_event"].(map[string]any)["time"] = "2026-11-22" },
 			want:   []string{"at '/source_event/time'"},
 		},
+		"key of another lead": {
+			mutate: func(m map[string]any) { m["key"] = "aurora:" + testTenant + ":other-lead" },
+			want:   []string{"key does not match"},
+		},
+		"key of another tenant": {
+			mutate: func(m map[string]any) { m["tenant_id"] = "other-tenant" },
+			want:   []string{"key does not match"},
+		},
 		"aurora with a property block": {
 			mutate: func(m map[string]any) { m["property"] = map[string]any{"line": "x"} },
 			want:   []string{"at '/property'"},
@@ -517,6 +525,30 @@ func assertSameJSON(tb testing.TB, got, want []byte) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		tb.Fatalf("JSON differs:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestCheckLeadKey(t *testing.T) {
+	ok := []Lead{
+		{Key: AuroraKey("T", "L"), Provider: ProviderAurora, TenantID: "T", LeadID: "L"},
+		{Key: LeadProKey("9999", "1"), Provider: ProviderLeadPro, AccountID: "9999", LeadID: "1"},
+	}
+	for _, l := range ok {
+		if err := CheckLeadKey(l); err != nil {
+			t.Errorf("%+v: %v", l, err)
+		}
+	}
+	bad := map[string]Lead{
+		"other lead":     {Key: AuroraKey("T", "L2"), Provider: ProviderAurora, TenantID: "T", LeadID: "L"},
+		"other provider": {Key: AuroraKey("9999", "1"), Provider: ProviderLeadPro, AccountID: "9999", LeadID: "1"},
+		"no lead id":     {Key: AuroraKey("T", ""), Provider: ProviderAurora, TenantID: "T"},
+		"no provider":    {Key: AuroraKey("T", "L"), TenantID: "T", LeadID: "L"},
+		"colon trick":    {Key: AuroraKey("T", "a:b"), Provider: ProviderAurora, TenantID: "T:a", LeadID: "c"},
+	}
+	for name, l := range bad {
+		if err := CheckLeadKey(l); !errors.Is(err, ErrInvalidLead) {
+			t.Errorf("%s: err = %v", name, err)
+		}
 	}
 }
 
