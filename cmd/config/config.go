@@ -103,7 +103,10 @@ type Basic struct {
 }
 
 type LeadPro struct {
-	Accounts []Account `yaml:"accounts"`
+	// MaxTokenAge, when positive, refuses a token whose iat is older (or
+	// absent); 0 (default): any age.
+	MaxTokenAge time.Duration `yaml:"max_token_age"`
+	Accounts    []Account     `yaml:"accounts"`
 }
 
 type Account struct {
@@ -127,6 +130,10 @@ type Enrich struct {
 
 type Log struct {
 	Level string `yaml:"level"` // debug, info (default), warn, error
+	// Access is ingest's request-log policy: errors (default: non-2xx and
+	// slower than Slow) or all.
+	Access string        `yaml:"access"`
+	Slow   time.Duration `yaml:"slow"` // default ingest.DefaultSlowRequest
 }
 
 // DefaultMaxConnections bounds ingest's connections when http.max_connections
@@ -143,7 +150,7 @@ func Default() Config {
 			MaxBodyBytes: ingest.DefaultMaxBodyBytes, AckTimeout: ingest.DefaultAckTimeout},
 		Aurora: Aurora{APIURL: "https://api.aurorasolar.com"},
 		Enrich: Enrich{GroupID: "leadbridge-enrich", HTTPAddr: ":8081"},
-		Log:    Log{Level: "info"},
+		Log:    Log{Level: "info", Access: string(ingest.AccessLogErrors), Slow: ingest.DefaultSlowRequest},
 		given:  true, // a Config built in code is meant
 	}
 }

@@ -120,6 +120,26 @@ func TestLoadConfig(t *testing.T) {
 			yaml: "aurora: {tenants: [{id: t1, webhook_auth: {header: H, tokens: [x]}}, {id: t1, webhook_auth: {header: H, tokens: [x]}}]}\n",
 			errs: []string{"listed twice"},
 		},
+		"ingest's log and token keys": {
+			yaml: "log: {access: all, slow: 250ms}\nleadpro: {max_token_age: 1h}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Log.Access != "all" || c.Log.Slow != 250*time.Millisecond || c.LeadPro.MaxTokenAge != time.Hour {
+					t.Fatalf("log %+v max_token_age %v", c.Log, c.LeadPro.MaxTokenAge)
+				}
+			},
+		},
+		"ingest's log defaults": {
+			yaml: "log: {level: info}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Log.Access != "errors" || c.Log.Slow != time.Second || c.LeadPro.MaxTokenAge != 0 {
+					t.Fatalf("log %+v max_token_age %v", c.Log, c.LeadPro.MaxTokenAge)
+				}
+			},
+		},
+		"bad log access": {
+			yaml: "log: {access: some, slow: 0s}\nleadpro: {max_token_age: -1s, accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"log.access", "log.slow", "leadpro.max_token_age"},
+		},
 		"ack timeout past Aurora's deadline": {yaml: "http: {ack_timeout: 12s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n", errs: []string{"ack_timeout"}},
 		"not yaml":                           {yaml: "kafka: [\n", errs: []string{"not valid YAML"}},
 	}

@@ -70,6 +70,7 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 		{"LEADBRIDGE_ENRICH_GROUP", "enrich.group_id", &cfg.Enrich.GroupID},
 		{"LEADBRIDGE_ENRICH_HTTP_ADDR", "enrich.http_addr", &cfg.Enrich.HTTPAddr},
 		{"LEADBRIDGE_LOG_LEVEL", "log.level", &cfg.Log.Level},
+		{"LEADBRIDGE_LOG_ACCESS", "log.access", &cfg.Log.Access},
 	} {
 		if v := getenv(o.name); v != "" {
 			*o.dst = v

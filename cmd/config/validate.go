@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -126,6 +127,17 @@ func (c Config) Validate(n Need) error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch ingest.AccessLogPolicy(c.Log.Access) {
+	case ingest.AccessLogErrors, ingest.AccessLogAll:
+	default:
+		bad("log.access", "%q is not errors or all", c.Log.Access)
+	}
+	if c.Log.Slow <= 0 {
+		bad("log.slow", "must be above 0")
+	}
+	if c.LeadPro.MaxTokenAge < 0 {
+		bad("leadpro.max_token_age", "must not be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -28,7 +28,7 @@ type IngestListeners struct {
 // Ingest runs ingest until ctx ends, then drains (new webhooks get 503 and
 // /readyz fails for http.drain_delay), stops listening, lets in-flight
 // requests finish, flushes what the producer holds and closes the client
-// (STYLE: Shutdown, Flush, Close).
+// (in that order: Shutdown, Flush, Close, so nothing acknowledged is lost).
 func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger *zap.Logger) error {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -125,6 +125,8 @@ func IngestConfig(cfg config.Config, ready func(context.Context) error, buffered
 		MaxBodyBytes:  cfg.HTTP.MaxBodyBytes,
 		AckTimeout:    cfg.HTTP.AckTimeout,
 		DrainDelay:    cfg.HTTP.DrainDelay,
+		AccessLog:     ingest.AccessLogPolicy(cfg.Log.Access),
+		SlowRequest:   cfg.Log.Slow,
 		Ready:         ready,
 		BufferedBytes: buffered,
 		Metrics:       reg,
@@ -140,5 +142,6 @@ func IngestConfig(cfg config.Config, ready func(context.Context) error, buffered
 	for _, a := range cfg.LeadPro.Accounts {
 		ic.LeadPro = append(ic.LeadPro, ingest.LeadProAccount{ID: a.ID, SigningSecrets: a.SigningSecrets})
 	}
+	ic.LeadProMaxTokenAge = cfg.LeadPro.MaxTokenAge
 	return ic
 }
