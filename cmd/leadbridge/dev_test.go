@@ -92,10 +92,36 @@ func leadKeys(t *testing.T, broker string, want ...string) map[string]bool {
 	return keys
 }
 
+// waitLead reads the leads topic from the start until a record for key
+// satisfies ok, or fails after a minute.
+func waitLead(t *testing.T, broker, key string, ok func(schema.Lead) bool) {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("leads"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		found := false
+		c.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var l schema.Lead
+			if string(r.Key) == key && json.Unmarshal(r.Value, &l) == nil && ok(l) {
+				found = true
+			}
+		})
+		if found {
+			return
+		}
+	}
+	t.Fatalf("no lead record for %s as expected within a minute", key)
+}
+
 // leadbridge dev end to end: a lead created in the sandbox fires through
 // ingest and enrich, simulate sends an Aurora and a LeadPro webhook, both
-// lead records come out; after a restart on the same data dir they are
-// still there.
+// lead records come out; a sandbox lead update (PUT) gives an updated lead
+// record; after a restart on the same data dir they are still there.
 func TestDevEndToEnd(t *testing.T) {
 	data := t.TempDir()
 	broker := freeAddr(t)
@@ -137,6 +163,19 @@ func TestDevEndToEnd(t *testing.T) {
 	if keys := leadKeys(t, broker, auroraKey, leadproKey); !keys[auroraKey] || !keys[leadproKey] {
 		t.Fatalf("lead records: %v", keys)
 	}
+
+	// A sandbox lead update (PUT) fires lead_changed, whose dev template
+	// carries source=<SOURCE>: the sandbox sends it empty, ingest flags it
+	// and accepts it, and the updated lead comes out.
+	req, _ = http.NewRequest(http.MethodPut, "http://"+sb+"/tenants/"+dev.Tenant+"/leads/"+created.Lead.ID,
+		strings.NewReader(`{"lead":{"customer":{"customer_first_name":"Janet"}}}`))
+	req.Header.Set("Authorization", "Bearer "+dev.APIToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("update lead: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	waitLead(t, broker, auroraKey, func(l schema.Lead) bool { return l.Contact.FirstName == "Janet" })
 
 	devp.stop(t)
 	startDev(t, args...)
