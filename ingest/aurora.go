@@ -119,7 +119,7 @@ func checkAuroraEvent(d *schema.AuroraData, decoded bool) {
 	if !decoded {
 		return
 	}
-	for _, a := range ev.Attributes {
+	for a := range ev.Attributes() {
 		if _, ok := d.Attributes[a]; !ok {
 			d.Problems = append(d.Problems, schema.Problem{Field: a, Problem: "missing"})
 		}

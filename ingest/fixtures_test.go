@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func auroraQuery(attrs []string) string {
 // the suggested template.
 func everyAttribute(event string) delivery {
 	ev, _ := schema.AuroraEventNamed(event)
-	return auroraGet(tenantHeader, "/"+event+"?"+auroraQuery(ev.Attributes))
+	return auroraGet(tenantHeader, "/"+event+"?"+auroraQuery(slices.Collect(ev.Attributes())))
 }
 
 // onlyMainID is the delivery of event with only its main id: the smallest
@@ -143,11 +144,11 @@ func everyAttribute(event string) delivery {
 func onlyMainID(event string) (delivery, string) {
 	ev, _ := schema.AuroraEventNamed(event)
 	attrs := map[string]string{}
-	for _, a := range ev.Attributes {
+	for a := range ev.Attributes() {
 		attrs[a] = auroraValue(a)
 	}
 	main, _ := schema.AuroraMainID(attrs)
-	for _, a := range ev.Attributes {
+	for a := range ev.Attributes() {
 		if attrs[a] == main {
 			return auroraGet(tenantHeader, "/"+event+"?"+auroraQuery([]string{a})), a
 		}
@@ -205,7 +206,7 @@ func goldenDeliveries(tb testing.TB) map[string]delivery {
 		"leadpro_problem_no_data":        leadproPost(tb, account, signHS256(tb, leadproNoData, signingKey), ""),
 		"leadpro_problem_text_plain":     withContentType(leadproPost(tb, account, signHS256(tb, leadproCreated, signingKey), "id=2"), "text/plain"),
 	}
-	for name := range schema.AuroraEvents {
+	for _, name := range schema.AuroraEventNames() {
 		ds["aurora_"+name] = everyAttribute(name)
 	}
 	return ds

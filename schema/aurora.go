@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"iter"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -8,18 +10,28 @@ import (
 
 // AuroraEvent describes one webhook event of Aurora's event list ("All
 // available webhook events"): the URL attributes its suggested template
-// carries, as the lower-case query names leadbridge reads.
+// carries, as the lower-case query names leadbridge reads. It is read-only:
+// the tables behind it cannot be changed from outside the package.
 type AuroraEvent struct {
-	Name       string
-	Attributes []string // every URL attribute of the event, in the doc's order
+	name  string
+	attrs []string // every URL attribute of the event, in the doc's order
 }
 
-// Required lists the id attributes of the event: those a delivery must carry.
-// Status, source, asset_type and attributes are informational (Aurora adds
-// values without notice, and filters may leave them out of a template).
+// Name is the event's name, e.g. lead_created.
+func (e AuroraEvent) Name() string { return e.name }
+
+// Attributes yields every URL attribute of the event, in the doc's order.
+func (e AuroraEvent) Attributes() iter.Seq[string] { return slices.Values(e.attrs) }
+
+// HasAttribute reports whether a is one of the event's URL attributes.
+func (e AuroraEvent) HasAttribute(a string) bool { return slices.Contains(e.attrs, a) }
+
+// Required lists the id attributes of the event, those that name an object
+// (a new slice). Status, source, asset_type and attributes are
+// informational.
 func (e AuroraEvent) Required() []string {
 	var ids []string
-	for _, a := range e.Attributes {
+	for _, a := range e.attrs {
 		if strings.HasSuffix(a, "_id") {
 			ids = append(ids, a)
 		}
@@ -27,16 +39,18 @@ func (e AuroraEvent) Required() []string {
 	return ids
 }
 
-// AuroraAttributes are the URL attributes of Aurora's suggested templates, as
-// the lower-case query names leadbridge reads.
-var AuroraAttributes = []string{
+// AuroraAttributes returns the URL attributes of Aurora's suggested
+// templates, as the lower-case query names leadbridge reads (a new slice).
+func AuroraAttributes() []string { return slices.Clone(auroraAttributes) }
+
+var auroraAttributes = []string{
 	"lead_id", "project_id", "design_id", "job_id", "status", "source", "asset_id",
 	"asset_type", "agreement_id", "ahj_id", "app_id", "plan_set_request_id",
 	"site_survey_request_id", "site_survey_id", "design_request_id", "attributes",
 }
 
-// AuroraEvents is every event Aurora documents, by name. It is read-only.
-var AuroraEvents = func() map[string]AuroraEvent {
+// auroraEvents is every event Aurora documents, by name.
+var auroraEvents = func() map[string]AuroraEvent {
 	m := make(map[string]AuroraEvent)
 	for _, e := range []AuroraEvent{
 		{"agreement_status_changed", []string{"project_id", "agreement_id", "status"}},
@@ -66,26 +80,32 @@ var AuroraEvents = func() map[string]AuroraEvent {
 		{"site_survey_status_changed", []string{"site_survey_id", "status"}},
 		{"web_proposal_url_created", []string{"design_id", "source"}},
 	} {
-		m[e.Name] = e
+		m[e.name] = e
 	}
 	return m
 }()
 
 // AuroraEventNamed returns the event of Aurora's list called name.
 func AuroraEventNamed(name string) (AuroraEvent, bool) {
-	e, ok := AuroraEvents[name]
+	e, ok := auroraEvents[name]
 	return e, ok
 }
 
-// IsAuroraAttribute reports whether name is one of AuroraAttributes.
-func IsAuroraAttribute(name string) bool { return slices.Contains(AuroraAttributes, name) }
+// AuroraEventNames returns the names of every event Aurora documents,
+// sorted (a new slice).
+func AuroraEventNames() []string { return slices.Sorted(maps.Keys(auroraEvents)) }
 
-// AuroraLeadEvents are the Aurora events about a lead, the ones enrich turns
-// into lead records through Retrieve Lead.
-var AuroraLeadEvents = []string{"lead_created", "lead_changed", "lead_converted", "lead_solar_estimation_job_completed"}
+// IsAuroraAttribute reports whether name is one of AuroraAttributes.
+func IsAuroraAttribute(name string) bool { return slices.Contains(auroraAttributes, name) }
+
+// AuroraLeadEvents returns the Aurora events about a lead, the ones enrich
+// turns into lead records through Retrieve Lead (a new slice).
+func AuroraLeadEvents() []string { return slices.Clone(auroraLeadEvents) }
+
+var auroraLeadEvents = []string{"lead_created", "lead_changed", "lead_converted", "lead_solar_estimation_job_completed"}
 
 // IsAuroraLeadEvent reports whether name is one of AuroraLeadEvents.
-func IsAuroraLeadEvent(name string) bool { return slices.Contains(AuroraLeadEvents, name) }
+func IsAuroraLeadEvent(name string) bool { return slices.Contains(auroraLeadEvents, name) }
 
 // auroraMainIDs orders the id attributes by how well they name the object an
 // event is about; the first one present is the event's subject and key.

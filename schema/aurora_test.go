@@ -8,15 +8,16 @@ import (
 // The event table may only use the contract's attribute names, and every
 // event of the provider doc has at least one id attribute.
 func TestAuroraEventTable(t *testing.T) {
-	if len(AuroraEvents) != 26 {
-		t.Fatalf("%d events, the provider doc lists 26", len(AuroraEvents))
+	if len(AuroraEventNames()) != 26 {
+		t.Fatalf("%d events, the provider doc lists 26", len(AuroraEventNames()))
 	}
-	for name, ev := range AuroraEvents {
-		if ev.Name != name || !ValidAuroraEventName(name) {
+	for _, name := range AuroraEventNames() {
+		ev, ok := AuroraEventNamed(name)
+		if !ok || ev.Name() != name || !ValidAuroraEventName(name) {
 			t.Errorf("bad entry %q", name)
 		}
-		for _, a := range ev.Attributes {
-			if !slices.Contains(AuroraAttributes, a) {
+		for a := range ev.Attributes() {
+			if !slices.Contains(AuroraAttributes(), a) {
 				t.Errorf("%s: attribute %q is not a contract attribute", name, a)
 			}
 		}
@@ -27,10 +28,26 @@ func TestAuroraEventTable(t *testing.T) {
 			t.Errorf("%s: its first id is not a main id", name)
 		}
 	}
-	for _, e := range AuroraLeadEvents {
-		if _, ok := AuroraEvents[e]; !ok {
+	for _, e := range AuroraLeadEvents() {
+		if _, ok := AuroraEventNamed(e); !ok {
 			t.Errorf("lead event %s not in the table", e)
 		}
+	}
+}
+
+// The tables are read-only: what a caller does with what it got changes
+// nothing for the next caller.
+func TestTablesReadOnly(t *testing.T) {
+	AuroraAttributes()[0] = "changed"
+	AuroraLeadEvents()[0] = "changed"
+	AuroraEventNames()[0] = "changed"
+	LeadProTypes()[0] = "changed"
+	LeadProStatuses()[0] = "changed"
+	LeadProStages()[0] = "changed"
+	LeadProPropertyTypes()[0] = "changed"
+	if AuroraAttributes()[0] != "lead_id" || AuroraLeadEvents()[0] != "lead_created" || AuroraEventNames()[0] != "agreement_status_changed" ||
+		LeadProTypes()[0] != "sale" || LeadProStatuses()[0] != "UNREAD" || LeadProStages()[0] != "NEW" || LeadProPropertyTypes()[0] != "detached" {
+		t.Fatal("a table changed through a returned slice")
 	}
 }
 

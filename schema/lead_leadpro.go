@@ -11,20 +11,26 @@ import (
 	"time"
 )
 
-// LeadPro's enumerations, from the field table of LeadPro's webhook doc, in
-// the doc's order. They are read-only.
+// LeadProTypes, LeadProStatuses, LeadProStages and LeadProPropertyTypes
+// return LeadPro's enumerations, from the field table of its webhook doc, in
+// the doc's order (each a new slice).
+func LeadProTypes() []string         { return slices.Clone(leadProTypes) }
+func LeadProStatuses() []string      { return slices.Clone(leadProStatuses) }
+func LeadProStages() []string        { return slices.Clone(leadProStages) }
+func LeadProPropertyTypes() []string { return slices.Clone(leadProPropertyTypes) }
+
 var (
-	LeadProTypes    = []string{"sale", "vendor", "landlord", "let", "mortgage_request"}
-	LeadProStatuses = []string{"UNREAD", "IN_PROGRESS", "NO_BUSINESS", "BUSINESS", "DUPLICATE"}
-	// LeadProStages: the doc prints "NEW CONTACTED", "WON VALUATION_BOOKED"
+	leadProTypes    = []string{"sale", "vendor", "landlord", "let", "mortgage_request"}
+	leadProStatuses = []string{"UNREAD", "IN_PROGRESS", "NO_BUSINESS", "BUSINESS", "DUPLICATE"}
+	// leadProStages: the doc prints "NEW CONTACTED", "WON VALUATION_BOOKED"
 	// and "SPAM DELETED" with the commas missing; every other value is one
 	// upper-case identifier, so each of those is two values.
-	LeadProStages = []string{
+	leadProStages = []string{
 		"NEW", "CONTACTED", "KEEP_IN_TOUCH", "LOST", "NOT_CONTACTABLE", "WON",
 		"VALUATION_BOOKED", "INSTRUCTED", "VIEWING_BOOKED", "REGISTERED",
 		"DUPLICATE", "SPAM", "DELETED",
 	}
-	LeadProPropertyTypes = []string{"detached", "semi-detached", "terraced", "flat-maisonette"}
+	leadProPropertyTypes = []string{"detached", "semi-detached", "terraced", "flat-maisonette"}
 )
 
 // LeadProDefaultSource is a LeadPro lead's source when the payload gives
@@ -126,8 +132,8 @@ func mapLeadPro(f fields, l *Lead) {
 	l.Contact.Phone = leadProPhone(f)
 
 	typ := f.text("type", length{}, "mandatory")
-	if typ != "" && !slices.Contains(LeadProTypes, typ) {
-		f.add("type", "must be one of %s", strings.Join(LeadProTypes, ", "))
+	if typ != "" && !slices.Contains(leadProTypes, typ) {
+		f.add("type", "must be one of %s", strings.Join(leadProTypes, ", "))
 	}
 	l.Type = typ
 	l.Source = f.text("source", length{}, "")
@@ -185,12 +191,12 @@ func mapLeadPro(f fields, l *Lead) {
 		if status != "" {
 			l.Status = status
 		}
-		if !slices.Contains(LeadProStatuses, status) {
-			f.add("status", "must be one of %s", strings.Join(LeadProStatuses, ", "))
+		if !slices.Contains(leadProStatuses, status) {
+			f.add("status", "must be one of %s", strings.Join(leadProStatuses, ", "))
 		}
 	}
-	if stage, ok := f.str("stage"); ok && !slices.Contains(LeadProStages, stage) {
-		f.add("stage", "must be one of %s", strings.Join(LeadProStages, ", "))
+	if stage, ok := f.str("stage"); ok && !slices.Contains(leadProStages, stage) {
+		f.add("stage", "must be one of %s", strings.Join(leadProStages, ", "))
 	}
 	f.boolean("gdpr_checkbox")
 	f.text("host", length{}, "")
@@ -218,8 +224,8 @@ func mapLeadPro(f fields, l *Lead) {
 	f.text("referred_by_office_name", length{}, "")
 	f.num("referred_by_account_id")
 	f.text("referred_by_account_name", length{}, "")
-	if pt, ok := f.str("property_type"); ok && !slices.Contains(LeadProPropertyTypes, pt) {
-		f.add("property_type", "must be one of %s", strings.Join(LeadProPropertyTypes, ", "))
+	if pt, ok := f.str("property_type"); ok && !slices.Contains(leadProPropertyTypes, pt) {
+		f.add("property_type", "must be one of %s", strings.Join(leadProPropertyTypes, ", "))
 	}
 }
 

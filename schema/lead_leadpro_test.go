@@ -196,11 +196,11 @@ func TestLeadProValidationProblems(t *testing.T) {
 		},
 		"stage unknown": {
 			set:   map[string]string{"stage": `"complete"`},
-			field: "stage", want: "must be one of " + strings.Join(LeadProStages, ", "),
+			field: "stage", want: "must be one of " + strings.Join(LeadProStages(), ", "),
 		},
 		"stage as printed, commas missing": {
 			set:   map[string]string{"stage": `"NEW CONTACTED"`},
-			field: "stage", want: "must be one of " + strings.Join(LeadProStages, ", "),
+			field: "stage", want: "must be one of " + strings.Join(LeadProStages(), ", "),
 		},
 		"stage SPAM":      {set: map[string]string{"stage": `"SPAM"`}},
 		"stage VALUATION": {set: map[string]string{"stage": `"VALUATION_BOOKED"`}},

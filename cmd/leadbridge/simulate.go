@@ -304,7 +304,7 @@ func (s *simulator) prepare() {
 // newIDs returns a UUID for every id attribute the event requires that --attr does not set.
 func (s *simulator) newIDs() map[string]string {
 	ids := map[string]string{}
-	if ev, ok := schema.AuroraEvents[s.event]; ok {
+	if ev, ok := schema.AuroraEventNamed(s.event); ok {
 		for _, a := range ev.Required() {
 			if _, set := s.attrs[a]; !set {
 				ids[a] = uuid.NewString()

@@ -28,7 +28,7 @@ type Webhook struct {
 	ID          string `json:"id"`
 	Description string `json:"description"`
 	// Event is an Aurora event name ([a-z0-9_]{1,64}). Names outside
-	// schema.AuroraEvents are accepted, to simulate events Aurora adds later.
+	// schema.AuroraEventNames are accepted, to simulate events Aurora adds later.
 	Event string `json:"event"`
 	// URLTemplate is an absolute http(s) URL with placeholders such as
 	// <LEAD_ID>: the upper-case attribute names of the event, in angle
@@ -204,14 +204,14 @@ func (w *Webhook) validate() error {
 	if strings.ContainsAny(w.HeaderAuthValue, "\r\n") {
 		errs = append(errs, errors.New("header_auth_value must be one line"))
 	}
-	known, isKnown := schema.AuroraEvents[w.Event]
+	known, isKnown := schema.AuroraEventNamed(w.Event)
 	filters := make(map[string][]string, len(w.Filters))
 	for name, allowed := range w.Filters {
 		attr := attributeOf(name)
 		switch {
 		case len(allowed) == 0:
 			errs = append(errs, fmt.Errorf("filter %s lists no value", strings.ToUpper(attr)))
-		case isKnown && !slices.Contains(known.Attributes, attr):
+		case isKnown && !known.HasAttribute(attr):
 			errs = append(errs, fmt.Errorf("filter %s is not an attribute of %s", strings.ToUpper(attr), w.Event))
 		}
 		key := "<" + strings.ToUpper(strings.Trim(name, "<>")) + ">"

@@ -31,8 +31,8 @@ type Options struct {
 	// (a path prefix is kept). Required by Sync; List uses it to name the
 	// events that have no subscription yet.
 	PublicURL string
-	// Events to subscribe. Default: schema.AuroraLeadEvents. "all" anywhere
-	// in the list means every event of schema.AuroraEvents.
+	// Events to subscribe. Default: schema.AuroraLeadEvents(). "all" anywhere
+	// in the list means every event of schema.AuroraEventNames().
 	Events []string
 	// DryRun plans and reports without writing.
 	DryRun bool
@@ -47,7 +47,7 @@ const ManagedPrefix = "leadbridge "
 // events resolves Options.Events into a sorted, checked list.
 func (o Options) events() ([]string, error) {
 	if len(o.Events) == 0 {
-		return slices.Clone(schema.AuroraLeadEvents), nil
+		return schema.AuroraLeadEvents(), nil
 	}
 	var out []string
 	var errs []error
@@ -55,11 +55,9 @@ func (o Options) events() ([]string, error) {
 		e = strings.TrimSpace(e)
 		switch {
 		case e == "all":
-			for name := range schema.AuroraEvents {
-				out = append(out, name)
-			}
+			out = append(out, schema.AuroraEventNames()...)
 		case e == "":
-		case schema.AuroraEvents[e].Name == "":
+		case !isEvent(e):
 			errs = append(errs, fmt.Errorf("unknown Aurora event %q", e))
 		default:
 			out = append(out, e)
@@ -102,7 +100,8 @@ func placeholder(event, attr string) string {
 // in the path and every attribute of the event in the query.
 func URLTemplate(publicURL, tenant, event string) string {
 	var q []string
-	for _, a := range schema.AuroraEvents[event].Attributes {
+	ev, _ := schema.AuroraEventNamed(event)
+	for a := range ev.Attributes() {
 		q = append(q, a+"="+placeholder(event, a))
 	}
 	u := strings.TrimRight(publicURL, "/") + "/webhooks/aurora/" + url.PathEscape(tenant) + "/" + event
@@ -319,3 +318,5 @@ func syncTenant(ctx context.Context, c *Client, t Tenant, public string, events 
 	}
 	return nil
 }
+
+func isEvent(name string) bool { _, ok := schema.AuroraEventNamed(name); return ok }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,13 +113,13 @@ func fire(t *testing.T, sb *sandbox.Server, tenant, event string, attrs map[stri
 func TestSyncTwiceSecondMakesNoWrites(t *testing.T) {
 	e := newEnv(t)
 	rep, out := e.sync(t, subscription.Options{})
-	if got, want := rep.Count("create"), 2*len(schema.AuroraLeadEvents); got != want || rep.Writes != want {
+	if got, want := rep.Count("create"), 2*len(schema.AuroraLeadEvents()); got != want || rep.Writes != want {
 		t.Fatalf("first sync: %d creates, %d writes, want %d:\n%s", got, rep.Writes, want, out)
 	}
 	for _, tenant := range []string{tenantA, tenantB} {
 		hooks := e.sb.Webhooks(tenant)
-		if len(hooks) != len(schema.AuroraLeadEvents) {
-			t.Fatalf("tenant %s has %d subscriptions, want %d", tenant, len(hooks), len(schema.AuroraLeadEvents))
+		if len(hooks) != len(schema.AuroraLeadEvents()) {
+			t.Fatalf("tenant %s has %d subscriptions, want %d", tenant, len(hooks), len(schema.AuroraLeadEvents()))
 		}
 		for _, h := range hooks {
 			if !h.Enabled || h.URLTemplate != subscription.URLTemplate(e.recv.srv.URL, tenant, h.Event) {
@@ -196,7 +197,7 @@ func TestSyncFixesDrift(t *testing.T) {
 	// Token rotation: the tenant's first token is now a new one.
 	e.tenants[0].HeaderValue = "webhook-token-a-2"
 	rep, out = e.sync(t, subscription.Options{})
-	if rep.Count("update") != len(schema.AuroraLeadEvents) {
+	if rep.Count("update") != len(schema.AuroraLeadEvents()) {
 		t.Fatalf("rotation: want every subscription of tenant A updated:\n%s", out)
 	}
 	if strings.Contains(out, "webhook-token-a-2") || strings.Contains(out, hookA) {
@@ -258,7 +259,7 @@ func TestDryRunWritesNothingAndRedacts(t *testing.T) {
 			t.Errorf("dry run printed a secret")
 		}
 	}
-	if rep.Count("create") != 2*len(schema.AuroraLeadEvents) || !strings.Contains(out, "would be created") {
+	if rep.Count("create") != 2*len(schema.AuroraLeadEvents()) || !strings.Contains(out, "would be created") {
 		t.Errorf("dry run plan:\n%s", out)
 	}
 }
@@ -267,17 +268,19 @@ func TestSyncAllEvents(t *testing.T) {
 	e := newEnv(t)
 	e.tenants = e.tenants[:1]
 	rep, out := e.sync(t, subscription.Options{Events: []string{"all"}})
-	if rep.Count("create") != len(schema.AuroraEvents) || len(schema.AuroraEvents) != 26 {
+	if rep.Count("create") != len(schema.AuroraEventNames()) || len(schema.AuroraEventNames()) != 26 {
 		t.Fatalf("--events all: %d creates:\n%s", rep.Count("create"), out)
 	}
-	for name, ev := range schema.AuroraEvents {
+	for _, name := range schema.AuroraEventNames() {
+		ev, _ := schema.AuroraEventNamed(name)
+		attrs := slices.Collect(ev.Attributes())
 		tmpl := subscription.URLTemplate("https://b.example.com", tenantA, name)
 		u, err := url.Parse(tmpl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(u.Query()) != len(ev.Attributes) {
-			t.Errorf("%s: template %s does not carry all of %v", name, tmpl, ev.Attributes)
+		if len(u.Query()) != len(attrs) {
+			t.Errorf("%s: template %s does not carry all of %v", name, tmpl, attrs)
 		}
 	}
 	// Aurora names the design request id <DESIGN_REQUEST_ID_IN_AURORA>; the
@@ -309,7 +312,7 @@ func TestSyncRejectsBadInput(t *testing.T) {
 	// A tenant without a webhook credential is reported; the others proceed.
 	tenants := append([]subscription.Tenant{{ID: "t-none", APIToken: "x"}}, e.tenants...)
 	rep, err := subscription.Sync(t.Context(), e.client, tenants, subscription.Options{PublicURL: "https://b.example.com"})
-	if err == nil || !strings.Contains(err.Error(), "t-none") || rep.Count("create") != 2*len(schema.AuroraLeadEvents) {
+	if err == nil || !strings.Contains(err.Error(), "t-none") || rep.Count("create") != 2*len(schema.AuroraLeadEvents()) {
 		t.Fatalf("err %v, %d creates", err, rep.Count("create"))
 	}
 }
@@ -357,7 +360,7 @@ func TestRetriesA429(t *testing.T) {
 		c, _ := subscription.NewClient("http://aurora.invalid", 6000, &http.Client{Transport: handlerTransport{sb.Handler()}}, nil)
 		tenants := []subscription.Tenant{{ID: tenantA, APIToken: apiA, HeaderKey: "X-T", HeaderValue: "v"}}
 		rep, err := subscription.Sync(t.Context(), c, tenants, subscription.Options{PublicURL: "https://b.example.com"})
-		if err != nil || rep.Writes != len(schema.AuroraLeadEvents) {
+		if err != nil || rep.Writes != len(schema.AuroraLeadEvents()) {
 			t.Fatalf("sync through 429s: %v, %d writes", err, rep.Writes)
 		}
 		if sb.Stats().ByStatus[http.StatusTooManyRequests] == 0 {
