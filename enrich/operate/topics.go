@@ -1,0 +1,109 @@
+package operate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Topics names the topics the commands work on; names come from the
+// configuration. Empty optional topics are skipped.
+type Topics struct {
+	Raw      string
+	Leads    string
+	DLQ      string
+	Retry    string // optional: the enricher's retry topic
+	Erasures string // forget's audit topic
+}
+
+// span is what to read of one partition: from offset From, at most Limit
+// records (0: no limit), stopping before To.
+type span struct {
+	From, To int64
+	Limit    int
+}
+
+// idleAfter ends a bounded read when a poll brings nothing new: the rest of
+// a span is transaction markers or records not yet committed.
+// firstFetch bounds the wait for the first records (connecting included).
+const (
+	idleAfter  = 500 * time.Millisecond
+	firstFetch = 5 * time.Second
+)
+
+// scan reads the spans and calls fn for each record in them. It returns when
+// every span is read, the reads go idle, or ctx ends (not an error: what
+// was read is the answer).
+func scan(ctx context.Context, base []kgo.Opt, readCommitted bool, spans map[string]map[int32]span, fn func(*kgo.Record)) error {
+	parts := map[string]map[int32]kgo.Offset{}
+	left := 0
+	for t, ps := range spans {
+		for p, s := range ps {
+			if s.From >= s.To {
+				continue
+			}
+			if parts[t] == nil {
+				parts[t] = map[int32]kgo.Offset{}
+			}
+			parts[t][p] = kgo.NewOffset().At(s.From)
+			left++
+		}
+	}
+	if left == 0 {
+		return nil
+	}
+	iso := kgo.ReadUncommitted()
+	if readCommitted {
+		iso = kgo.ReadCommitted()
+	}
+	cl, err := kgo.NewClient(append(base[:len(base):len(base)], kgo.ConsumePartitions(parts), kgo.FetchIsolationLevel(iso))...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	count := map[string]map[int32]int{}
+	first := true
+	for left > 0 {
+		wait := idleAfter
+		if first {
+			wait = firstFetch
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		first = false
+		got := 0
+		for _, fe := range fs.Errors() {
+			if !errors.Is(fe.Err, context.DeadlineExceeded) && !errors.Is(fe.Err, context.Canceled) {
+				return fmt.Errorf("read %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+			}
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			s := spans[r.Topic][r.Partition]
+			if count[r.Topic] == nil {
+				count[r.Topic] = map[int32]int{}
+			}
+			n := count[r.Topic][r.Partition]
+			if r.Offset >= s.To || (s.Limit > 0 && n >= s.Limit) {
+				return
+			}
+			count[r.Topic][r.Partition] = n + 1
+			fn(r)
+			if r.Offset >= s.To-1 || (s.Limit > 0 && n+1 >= s.Limit) {
+				left--
+				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+			}
+		})
+		if got == 0 {
+			return nil
+		}
+	}
+	return nil
+}
