@@ -172,11 +172,13 @@ func TestStatusUnknownGroupIsEmpty(t *testing.T) {
 	produce(t, cl, &kgo.Record{Topic: raw, Key: []byte("k"), Value: []byte(`{}`)})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	t0 := time.Now()
 	st, err := operate.ReadStatus(ctx, operate.StatusOptions{Kafka: []kgo.Opt{kgo.SeedBrokers(b.Seeds...)}, Group: "nobody-" + raw,
 		Topics: operate.Topics{Raw: raw, Leads: leads, DLQ: dlq}, MaxLag: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("status took %s", time.Since(t0))
 	// Nothing committed: every record is lag.
 	if st.Lag != 1 || st.Healthy || len(st.Members) != 0 || st.NewestLead != nil {
 		t.Errorf("%+v", st)

@@ -59,7 +59,10 @@ func scan(ctx context.Context, base []kgo.Opt, readCommitted bool, spans map[str
 	if readCommitted {
 		iso = kgo.ReadCommitted()
 	}
-	cl, err := kgo.NewClient(append(base[:len(base):len(base)], kgo.ConsumePartitions(parts), kgo.FetchIsolationLevel(iso))...)
+	cl, err := kgo.NewClient(append(base[:len(base):len(base)], kgo.ConsumePartitions(parts), kgo.FetchIsolationLevel(iso),
+		// Transaction markers come back too, so that a span ending in one
+		// is known to be read (they are never handed to fn).
+		kgo.KeepControlRecords())...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -94,9 +97,12 @@ func scan(ctx context.Context, base []kgo.Opt, readCommitted bool, spans map[str
 			if r.Offset >= s.To || (s.Limit > 0 && n >= s.Limit) {
 				return
 			}
-			count[r.Topic][r.Partition] = n + 1
-			fn(r)
-			if r.Offset >= s.To-1 || (s.Limit > 0 && n+1 >= s.Limit) {
+			if !r.Attrs.IsControl() {
+				n++
+				count[r.Topic][r.Partition] = n
+				fn(r)
+			}
+			if r.Offset >= s.To-1 || (s.Limit > 0 && n >= s.Limit) {
 				left--
 				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
 			}
