@@ -49,6 +49,9 @@ func commands() map[string]command {
 		"bench":    {"bench ingest, bench enrich: throughput against a bare server, the API latency bound and the quota", runBench},
 		"probe":    {"GET a URL, exit 0 on 2xx: the health check of shell-less containers", runProbe},
 		"version":  {"print version, commit and Go version", runVersion},
+		"aurora":   {"aurora subscriptions sync|list: provision Aurora webhook subscriptions for every tenant", runAurora},
+		"status":   {"the enrich group from the broker: members, raw lag, DLQ by reason, newest lead", runStatus},
+		"dlq":      {"dlq redrive: put matching DLQ records back on raw, exactly once", runDLQ},
 	}
 }
 

@@ -44,6 +44,17 @@ type Options struct {
 // ManagedPrefix starts the description of every subscription Sync manages.
 const ManagedPrefix = "leadbridge "
 
+// Validate reports bad options, every problem at once: unknown events and,
+// for Sync (forSync), a missing or unusable PublicURL.
+func (o Options) Validate(forSync bool) error {
+	_, err := o.events()
+	if forSync {
+		_, urlErr := checkPublicURL(o.PublicURL)
+		err = errors.Join(err, urlErr)
+	}
+	return err
+}
+
 // events resolves Options.Events into a sorted, checked list.
 func (o Options) events() ([]string, error) {
 	if len(o.Events) == 0 {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
+	"github.com/leadbridge/leadbridge/enrich/operate"
+)
+
+func runDLQ(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return dispatch(ctx, "leadbridge dlq", map[string]command{
+		"redrive": {"put matching DLQ records back on raw, exactly once", runDLQRedrive},
+	}, args, getenv, stdout)
+}
+
+const redriveSummary = `Put the matching DLQ records back on the raw topic with their original key,
+value and CloudEvents headers (same ce_id) plus leadbridge_redrive_count, so
+enrich processes them again. Exactly once: the records and the position are
+committed in one transaction, in a consumer group named after the filters, so
+running the same redrive twice redrives nothing the second time. --dry-run
+prints the counts by reason and key and writes nothing.`
+
+func runDLQRedrive(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlags("dlq redrive", redriveSummary, stdout)
+	path := configFlag(fs, getenv)
+	var reasons, keys listFlag
+	var since, until timeFlag
+	fs.Var(&reasons, "reason", "only records with this leadbridge_dlq_reason (repeatable)")
+	fs.Var(&keys, "key", "only records with this lead `key` (repeatable)")
+	fs.Var(&since, "since", "only records dead-lettered at or after `T` (RFC 3339, or a duration ago: 2h)")
+	fs.Var(&until, "until", "only records dead-lettered before `T`")
+	dry := fs.Bool("dry-run", false, "count the matching records by reason and key; write nothing")
+	if helped, err := parseFlags(fs, args); helped || err != nil {
+		return err
+	}
+	if !since.t.IsZero() && !until.t.IsZero() && !until.t.After(since.t) {
+		return usagef("--until must be after --since (run 'leadbridge dlq redrive --help')")
+	}
+	cfg, logger, err := setup(*path, getenv, need{})
+	if err != nil {
+		return err
+	}
+	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "redrive")
+	if err != nil {
+		return err
+	}
+	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: operateTopics(cfg),
+		Reasons: reasons, Keys: keys, Since: since.t, Until: until.t, DryRun: *dry, Logger: logger})
+	rep.WriteText(stdout)
+	return err
+}
+
+// operateTopics are the configured topic names the operator commands use.
+func operateTopics(cfg config.Config) operate.Topics {
+	return operate.Topics{Raw: cfg.Topics.Raw, Leads: cfg.Topics.Leads, DLQ: cfg.Topics.DLQ}
+}

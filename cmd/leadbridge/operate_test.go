@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/deploy/kafkatest"
+	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+func TestOperateCommandsUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"status", "--help"}, {"dlq", "redrive", "--help"}, {"dlq", "--help"},
+		{"aurora", "subscriptions", "sync", "--help"}, {"aurora", "subscriptions", "list", "--help"},
+	} {
+		var out bytes.Buffer
+		if err := run(t.Context(), append([]string{"leadbridge"}, args...), envOf(nil), &out); err != nil || !strings.Contains(out.String(), "usage: leadbridge") {
+			t.Errorf("%v: err %v, output %q", args, err, out.String())
+		}
+	}
+	for name, args := range map[string][]string{
+		"status flag":       {"status", "--nope"},
+		"status scan":       {"status", "--dlq-scan", "0"},
+		"redrive since":     {"dlq", "redrive", "--since", "yesterday"},
+		"redrive range":     {"dlq", "redrive", "--since", "1h", "--until", "2h"},
+		"dlq verb":          {"dlq", "rewind"},
+		"sync without url":  {"aurora", "subscriptions", "sync"},
+		"sync bad event":    {"aurora", "subscriptions", "sync", "--public-url", "https://b.example.com", "--events", "lead_exploded"},
+		"sync relative url": {"aurora", "subscriptions", "sync", "--public-url", "b.example.com"},
+		"aurora verb":       {"aurora", "webhooks"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(t.Context(), append([]string{"leadbridge"}, args...), envOf(nil), io.Discard)
+			var u usageError
+			if !errors.As(err, &u) || strings.Contains(oneLine(err), "\n") {
+				t.Fatalf("err = %v, want a one-line usage error", err)
+			}
+		})
+	}
+}
+
+func TestAuroraSubscriptionsCommand(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Tokens: map[string]string{tTenant: tAPI}})
+	t.Cleanup(sb.Close)
+	api := httptest.NewServer(sb.Handler())
+	t.Cleanup(api.Close)
+	env := envOf(map[string]string{
+		"LEADBRIDGE_AURORA_API_URL":       api.URL,
+		"LEADBRIDGE_AURORA_TENANT_ID":     tTenant,
+		"LEADBRIDGE_AURORA_API_TOKEN":     tAPI,
+		"LEADBRIDGE_AURORA_WEBHOOK_TOKEN": tHook,
+		"LEADBRIDGE_LOG_LEVEL":            "warn",
+		"LEADBRIDGE_PUBLIC_URL":           "https://bridge.example.com",
+	})
+	sync := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(t.Context(), append([]string{"leadbridge", "aurora", "subscriptions", "sync"}, args...), env, &out); err != nil {
+			t.Fatalf("sync %v: %v\n%s", args, err, out.String())
+		}
+		if strings.Contains(out.String(), tHook) || strings.Contains(out.String(), tAPI) {
+			t.Fatalf("a secret was printed:\n%s", out.String())
+		}
+		return out.String()
+	}
+	if out := sync("--dry-run"); !strings.Contains(out, "header_auth_value: <redacted>") || len(sb.Webhooks(tTenant)) != 0 {
+		t.Fatalf("dry run:\n%s", out)
+	}
+	if out := sync(); len(sb.Webhooks(tTenant)) != len(schema.AuroraLeadEvents) {
+		t.Fatalf("first sync made %d subscriptions:\n%s", len(sb.Webhooks(tTenant)), out)
+	}
+	if out := sync(); !strings.Contains(out, "no changes") || !strings.Contains(out, "0 writes") {
+		t.Fatalf("second sync:\n%s", out)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"leadbridge", "aurora", "subscriptions", "list"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out.String(), " enabled ") != len(schema.AuroraLeadEvents) || strings.Contains(out.String(), "missing") {
+		t.Fatalf("list:\n%s", out.String())
+	}
+}
+
+func TestStatusAndRedriveCommands(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	s := newStack(t, b)
+	s.topicsCreate()
+	dlq := s.env["LEADBRIDGE_TOPIC_DLQ"]
+	cmd := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"leadbridge"}, args...), s.getenv, &out)
+		return out.String(), err
+	}
+
+	out, err := cmd("status", "--json", "--max-lag", "0")
+	var st struct {
+		Lag        int64 `json:"lag"`
+		Healthy    bool  `json:"healthy"`
+		Partitions []any `json:"raw_partitions"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || !st.Healthy || len(st.Partitions) != 12 {
+		t.Fatalf("status on empty topics: %v\n%s", err, out)
+	}
+
+	ev := schema.Event{ID: "dlq-1", Source: schema.AuroraSource(tTenant), Type: schema.AuroraTypePrefix + "lead_changed",
+		Time: time.Now(), Subject: "L1", PartitionKey: schema.AuroraKey(tTenant, "L1"), Data: []byte(`{"event":"lead_changed"}`)}
+	rec := ev.Record()
+	rec.Topic = dlq
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: schema.HeaderDLQReason, Value: []byte("not_found")})
+	cl := kafkatest.Client(t, b)
+	if err := cl.ProduceSync(t.Context(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd("dlq", "redrive", "--dry-run"); err != nil || !strings.Contains(out, "reason not_found: 1") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	for run, want := range []string{"1 of 1 DLQ record", "0 of 0 DLQ record"} {
+		if out, err := cmd("dlq", "redrive", "--reason", "not_found"); err != nil || !strings.Contains(out, want) {
+			t.Fatalf("redrive run %d: %v\n%s", run+1, err, out)
+		}
+	}
+	// The redriven record is lag for the (absent) group: status exits 1. Its
+	// transaction's marker takes an offset too, so the lag is 2.
+	out, err = cmd("status", "--max-lag", "0")
+	var u usageError
+	if err == nil || errors.As(err, &u) || !strings.Contains(out, "UNHEALTHY: lag 2 exceeds 0") || !strings.Contains(out, "not_found=1") {
+		t.Fatalf("status with lag: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// listFlag is a flag that may be given several times; each value may also
+// be a comma-separated list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// timeFlag is a point in time: RFC 3339 (2026-11-30T04:00:00Z) or a
+// duration before now (90m, 2h).
+type timeFlag struct {
+	t   time.Time
+	now func() time.Time
+}
+
+func (f *timeFlag) String() string {
+	if f == nil || f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(time.RFC3339)
+}
+
+func (f *timeFlag) Set(v string) error {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		f.t = t
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return errors.New("want an RFC 3339 time or a duration ago such as 2h")
+	}
+	now := time.Now
+	if f.now != nil {
+		now = f.now
+	}
+	f.t = now().Add(-d)
+	return nil
+}
