@@ -75,7 +75,7 @@ func TestAuroraSubscriptionsCommand(t *testing.T) {
 	if out := sync("--dry-run"); !strings.Contains(out, "header_auth_value: <redacted>") || len(sb.Webhooks(tTenant)) != 0 {
 		t.Fatalf("dry run:\n%s", out)
 	}
-	if out := sync(); len(sb.Webhooks(tTenant)) != len(schema.AuroraLeadEvents) {
+	if out := sync(); len(sb.Webhooks(tTenant)) != len(schema.AuroraLeadEvents()) {
 		t.Fatalf("first sync made %d subscriptions:\n%s", len(sb.Webhooks(tTenant)), out)
 	}
 	if out := sync(); !strings.Contains(out, "no changes") || !strings.Contains(out, "0 writes") {
@@ -85,7 +85,7 @@ func TestAuroraSubscriptionsCommand(t *testing.T) {
 	if err := run(t.Context(), []string{"leadbridge", "aurora", "subscriptions", "list"}, env, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), " enabled ") != len(schema.AuroraLeadEvents) || strings.Contains(out.String(), "missing") {
+	if strings.Count(out.String(), " enabled ") != len(schema.AuroraLeadEvents()) || strings.Contains(out.String(), "missing") {
 		t.Fatalf("list:\n%s", out.String())
 	}
 }
