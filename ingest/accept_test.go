@@ -29,6 +29,10 @@ func sendOne(t *testing.T, d delivery) (schema.Event, *prometheus.Registry) {
 	if len(evs) != 1 {
 		t.Fatalf("%d events published, want 1", len(evs))
 	}
+	var resp struct{ ID string }
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || resp.ID != evs[0].ID {
+		t.Fatalf("answer %s does not carry the event id %s", w.Body, evs[0].ID)
+	}
 	return evs[0], reg
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,10 +52,6 @@ type Config struct {
 	MaxBodyBytes int64         // request body limit; default DefaultMaxBodyBytes
 	AckTimeout   time.Duration // longest wait for the broker's ack; default DefaultAckTimeout
 	RetryAfter   time.Duration // Retry-After on 503; default DefaultRetryAfter
-	// DrainDelay is how long Serve keeps answering 503 (and /readyz failing)
-	// after its context ends and before it stops listening, so that a load
-	// balancer sees the instance leave. Default 0.
-	DrainDelay time.Duration
 
 	// LeadProMaxTokenAge, when positive, refuses (401) a LeadPro token whose
 	// iat is older than this (plus LeadProLeeway) or absent. Default 0: a
@@ -104,7 +99,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.access: %q is not all or errors", c.AccessLog))
 	}
 	for name, d := range map[string]time.Duration{
-		"http.ack_timeout": c.AckTimeout, "http.drain_delay": c.DrainDelay, "log.slow": c.SlowRequest,
+		"http.ack_timeout": c.AckTimeout, "log.slow": c.SlowRequest,
 		"leadpro.max_token_age": c.LeadProMaxTokenAge,
 	} {
 		if d < 0 {
@@ -187,37 +182,8 @@ func (s *Server) routes() *echo.Echo {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
-// Serve answers requests on ln until ctx ends, then drains: new webhooks get
-// 503 and /readyz fails for DrainDelay, then the listener closes and in-flight
-// requests finish (each within AckTimeout). It returns nil after a clean
-// drain. The caller flushes and closes the Kafka client afterwards.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      s.cfg.AckTimeout + 5*time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	s.draining.Store(true)
-	s.log.Info("draining", zap.Duration("duration", s.cfg.DrainDelay))
-	time.Sleep(s.cfg.DrainDelay)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.AckTimeout+5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-errc
-	return err
-}
-
-// Drain makes the server answer 503 to new webhooks and fail /readyz.
+// Drain makes the server answer 503 to new webhooks and fail /readyz; the
+// caller (which owns the listener) then stops serving after its drain delay.
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // handlerFunc is a provider handler: it returns the event's metric label,

@@ -124,7 +124,6 @@ func IngestConfig(cfg config.Config, ready func(context.Context) error, buffered
 	ic := ingest.Config{
 		MaxBodyBytes:  cfg.HTTP.MaxBodyBytes,
 		AckTimeout:    cfg.HTTP.AckTimeout,
-		DrainDelay:    cfg.HTTP.DrainDelay,
 		AccessLog:     ingest.AccessLogPolicy(cfg.Log.Access),
 		SlowRequest:   cfg.Log.Slow,
 		Ready:         ready,
