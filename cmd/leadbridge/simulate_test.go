@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/ingest/ingesttest"
+	"github.com/leadbridge/leadbridge/ingest/simulate"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -84,7 +85,7 @@ func TestSimulateOne(t *testing.T) {
 			wantType: "com.aurorasolar.webhook.lead_created", wantSrc: "/aurora/tenants/" + simTenantHeader,
 		},
 		"aurora header token from env": {
-			args: []string{"--tenant", simTenantHeader}, env: map[string]string{envSimToken: simToken},
+			args: []string{"--tenant", simTenantHeader}, env: map[string]string{simulate.EnvToken: simToken},
 			wantType: "com.aurorasolar.webhook.lead_created", wantSrc: "/aurora/tenants/" + simTenantHeader,
 		},
 		"aurora basic auth from flags": {
@@ -92,7 +93,7 @@ func TestSimulateOne(t *testing.T) {
 			wantType: "com.aurorasolar.webhook.lead_created", wantSrc: "/aurora/tenants/" + simTenantBasic,
 		},
 		"aurora basic password from env": {
-			args: []string{"--tenant", simTenantBasic, "--basic-user", simUser}, env: map[string]string{envSimPassword: simPassword},
+			args: []string{"--tenant", simTenantBasic, "--basic-user", simUser}, env: map[string]string{simulate.EnvPassword: simPassword},
 			wantType: "com.aurorasolar.webhook.lead_created", wantSrc: "/aurora/tenants/" + simTenantBasic,
 		},
 		"aurora header token from config, first tenant": {
@@ -130,7 +131,7 @@ func TestSimulateOne(t *testing.T) {
 		},
 		"leadpro secret from env, lead.updated, data field": {
 			args: []string{"--provider", "leadpro", "--account", simAccount, "--event", "lead.updated", "--attr", "postcode=SW1A 1AA"},
-			env:  map[string]string{envSimSecret: simSecret}, wantType: "pro.lead.webhook.lead.updated", wantSrc: "/leadpro/accounts/" + simAccount,
+			env:  map[string]string{simulate.EnvSecret: simSecret}, wantType: "pro.lead.webhook.lead.updated", wantSrc: "/leadpro/accounts/" + simAccount,
 			check: func(t *testing.T, ev schema.Event) {
 				checkLeadProPayload(t, ev)
 				if !bytes.Contains(ev.Data, []byte(`"postcode":"SW1A 1AA"`)) {
@@ -345,7 +346,7 @@ func TestSimulateUsage(t *testing.T) {
 }
 
 func TestSimulateHelp(t *testing.T) {
-	out, err := runSim(t, map[string]string{envSimToken: "env-token-value", envSimSecret: "env-secret-value"}, "--help")
+	out, err := runSim(t, map[string]string{simulate.EnvToken: "env-token-value", simulate.EnvSecret: "env-secret-value"}, "--help")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,40 +357,5 @@ func TestSimulateHelp(t *testing.T) {
 	}
 	if strings.Contains(out, "env-token-value") || strings.Contains(out, "env-secret-value") {
 		t.Errorf("--help shows a secret from the environment:\n%s", out)
-	}
-}
-
-// generateLoad never sends request i before start + i/rate.
-func TestGenerateLoadRate(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(srv.Close)
-	client := newLoadClient(4, 5*time.Second)
-	res := generateLoad(t.Context(), client, 6, 4, 50, func(int) (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, srv.URL, nil)
-	})
-	if res.Requests != 6 || res.OK() != 6 || res.Errors() != 0 {
-		t.Fatalf("result %+v", res)
-	}
-	if least := 5 * time.Second / 50; res.Elapsed < least {
-		t.Fatalf("6 requests at 50/s took %v, less than %v", res.Elapsed, least)
-	}
-	if res.Percentile(0.5) > res.Percentile(1) || res.Percentile(1) <= 0 {
-		t.Fatalf("percentiles out of order: p50 %v, max %v", res.Percentile(0.5), res.Percentile(1))
-	}
-}
-
-// A canceled context stops the load early; what was sent is counted.
-func TestGenerateLoadCanceled(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithCancel(t.Context())
-	res := generateLoad(ctx, newLoadClient(1, time.Second), 1000, 1, 0, func(i int) (*http.Request, error) {
-		if i == 9 {
-			cancel()
-		}
-		return http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	})
-	if res.Requests != 10 || res.OK() != 9 || res.NoAnswer != 1 {
-		t.Fatalf("want 10 sent, 9 answered, 1 canceled; got %d, %d, %d", res.Requests, res.OK(), res.NoAnswer)
 	}
 }

@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/topics"
+	"github.com/leadbridge/leadbridge/cmd/wire"
+	"github.com/leadbridge/leadbridge/enrich/aurora"
+	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// Run is one scenario of the enrich benchmark: set the fields, then Do.
+type Run struct {
+	Name                                      string // latency or quota
+	Events, Leads, Tenants, Members, InFlight int    // backlog, distinct leads, API tokens, group members, max_in_flight
+	RPM                                       int    // requests per minute per token
+	Latency                                   time.Duration
+	Limit                                     bool    // the sandbox enforces RPM per token
+	Bound                                     float64 // calls/s bound (latency scenario)
+}
+
+func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
+	id := uuid.NewString()[:8]
+	cfg := config.Default()
+	cfg.Kafka.Brokers = brokers
+	cfg.Log.Level = "error"
+	cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ = "bench-raw-"+id, "bench-leads-"+id, "bench-dlq-"+id
+	cfg.Enrich.GroupID = "bench-enrich-" + id
+	cfg.Enrich.MaxInFlight = r.InFlight
+	cfg.Aurora.RequestsPerMinute = r.RPM
+	logger := zap.NewNop()
+
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+	if _, err := topics.Ensure(ctx, adm, cfg.Topics, io.Discard); err != nil {
+		return err
+	}
+	defer adm.DeleteTopics(context.WithoutCancel(ctx), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ) //nolint:errcheck
+
+	opts := sandbox.Options{Tokens: map[string]string{}, Latency: r.Latency}
+	if r.Limit {
+		opts.RateLimit, opts.RateWindow = r.RPM, time.Minute
+	}
+	type lead struct{ tenant, id string }
+	var leads []lead
+	for t := range r.Tenants {
+		tenant := fmt.Sprintf("bench-tenant-%02d", t)
+		opts.Tokens[tenant] = "token-" + tenant
+		cfg.Aurora.Tenants = append(cfg.Aurora.Tenants, config.Tenant{ID: tenant, APIToken: schema.Secret("token-" + tenant)})
+	}
+	sb := sandbox.New(opts)
+	defer sb.Close()
+	for i := range r.Leads {
+		tenant := cfg.Aurora.Tenants[i%r.Tenants].ID
+		leads = append(leads, lead{tenant, sb.PutLead(tenant, map[string]any{"address": "1 Main St, Springfield, IL, 62701"})})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	go wire.ServeHandler(apiCtx, ln, sb.Handler()) //nolint:errcheck
+	cfg.Aurora.APIURL = "http://" + ln.Addr().String()
+
+	// The backlog, produced before any member starts.
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(cfg.Topics.Raw))
+	if err != nil {
+		return err
+	}
+	for i := range r.Events {
+		l := leads[i%len(leads)]
+		data, _ := json.Marshal(schema.AuroraData{Event: "lead_changed", TenantID: l.tenant, Attributes: map[string]string{"lead_id": l.id}})
+		ev := schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.AuroraSource(l.tenant),
+			Type: schema.AuroraTypePrefix + "lead_changed", Subject: l.id, Time: time.Now().UTC(),
+			PartitionKey: schema.AuroraKey(l.tenant, l.id), Data: data}
+		producer.Produce(ctx, ev.Record(), nil)
+	}
+	if err := producer.Flush(ctx); err != nil {
+		return fmt.Errorf("produce backlog: %w", err)
+	}
+	producer.Close()
+
+	// Members, then wait until every lead has a record.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	start := time.Now()
+	done := make(chan error, r.Members)
+	for range r.Members {
+		eln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		go func() {
+			done <- wire.Enrich(runCtx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, &http.Client{Timeout: 10 * time.Second}, logger), logger)
+		}()
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	keys, dlq := map[string]bool{}, 0
+	for len(keys)+dlq < len(leads) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		consumer.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
+			if rec.Topic == cfg.Topics.DLQ {
+				dlq++
+				return
+			}
+			keys[string(rec.Key)] = true
+		})
+	}
+	took := time.Since(start)
+	stop()
+	var errs []error
+	for range r.Members {
+		errs = append(errs, <-done)
+	}
+	st := sb.Stats()
+	calls := st.ByRoute[sandbox.RouteRetrieveLead]
+	rate := float64(r.Events) / took.Seconds()
+	fmt.Fprintf(w, "\nscenario %s: %d events over %d leads, %d tenants, %d members x %d in flight\n",
+		r.Name, r.Events, r.Leads, r.Tenants, r.Members, r.InFlight)
+	fmt.Fprintf(w, "  drained in %.1fs: %.0f events/s, %d API calls (%.3f per event), %d x 429, %d in the DLQ\n",
+		took.Seconds(), rate, calls, float64(calls)/float64(r.Events), st.ByStatus[429], dlq)
+	switch r.Name {
+	case "latency":
+		fmt.Fprintf(w, "  bound (in flight / latency): %.0f calls/s; reached %.0f calls/s = %.2fx of it\n",
+			r.Bound, float64(calls)/took.Seconds(), float64(calls)/took.Seconds()/r.Bound)
+	case "quota":
+		agg := float64(r.RPM*r.Tenants) / 60
+		ideal := float64(calls) / agg
+		fmt.Fprintf(w, "  aggregate quota %.1f calls/s: %d calls need >= %.1fs; drained in %.1fs = %.2fx the quota-bound time\n",
+			agg, calls, ideal, took.Seconds(), took.Seconds()/ideal)
+	}
+	if dlq > 0 {
+		errs = append(errs, fmt.Errorf("%d events went to the DLQ", dlq))
+	}
+	return errors.Join(errs...)
+}

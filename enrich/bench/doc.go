@@ -1,0 +1,6 @@
+// Package bench is the enrich benchmark beside enrich (`leadbridge bench
+// enrich`): a backlog of Aurora lead events on fresh topics of a real
+// broker, drained by enrich members wired as in production (cmd/wire)
+// against the Aurora sandbox. It reports the drain rate against the bound
+// the scenario sets (API latency or the aggregate quota), as a ratio.
+package bench
