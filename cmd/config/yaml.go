@@ -42,20 +42,21 @@ var quoted = regexp.MustCompile("`[^`]*`")
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError words a YAML syntax error with the line the problem is on.
-// yaml.v3 counts parser errors (not scanner errors) from 0, so they name the
-// line before; the problem's line is the first at or after it that is not
-// blank or a comment, which is also right for the scanner's 1-based lines.
+// yaml.v3 counts the lines of parser errors ("did not find expected ...")
+// from 0, so they name the line before the problem; scanner errors count
+// from 1. Blank and comment lines are skipped back over.
 func syntaxError(err error, raw []byte) string {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil {
 		return quoted.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "a value")
 	}
 	n, _ := strconv.Atoi(m[1])
-	lines := strings.Split(string(raw), "\n")
-	if !strings.Contains(m[2], "found character that cannot start") && !strings.Contains(m[2], "mapping values are not allowed") {
-		n++ // a parser error: 0-based
+	if strings.HasPrefix(m[2], "did not find expected") {
+		n++
 	}
-	for n > 1 && n <= len(lines) && isBlank(lines[n-1]) {
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	n = min(n, len(lines))
+	for n > 1 && isBlank(lines[n-1]) {
 		n--
 	}
 	return fmt.Sprintf("line %d: %s", n, quoted.ReplaceAllString(m[2], "a value"))

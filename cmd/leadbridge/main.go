@@ -67,11 +67,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // dispatch runs the subcommand args[0] of table: `leadbridge X` and groups
 // of commands such as `leadbridge bench X` alike.
 func dispatch(ctx context.Context, name string, table map[string]command, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		return usagef("usage: %s %s [flags] (run '%s --help')", name, strings.Join(slices.Sorted(maps.Keys(table)), "|"), name)
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout, name, table)
-		if len(args) == 0 {
-			return usagef("usage: %s %s [flags] (run '%s --help')", name, strings.Join(slices.Sorted(maps.Keys(table)), "|"), name)
-		}
 		return nil
 	}
 	c, ok := table[args[0]]

@@ -368,10 +368,19 @@ func TestCLIErrors(t *testing.T) {
 			usage: true, want: "invalid configuration"},
 		"missing config file": {args: []string{"enrich", "--config", "/nonexistent.yaml"}, usage: true, want: "cannot read the config file"},
 		"topics usage":        {args: []string{"topics"}, usage: true, want: "topics create"},
+		// issue 11.6 and 11.9: one line that says what to do
+		"wrong flag names --help":    {args: []string{"ingest", "--nope"}, usage: true, want: "run 'leadbridge ingest --help'"},
+		"ingest unconfigured":        {args: []string{"ingest"}, usage: true, want: "LEADBRIDGE_AURORA_TENANT_ID"},
+		"enrich unconfigured":        {args: []string{"enrich"}, usage: true, want: "nothing is configured"},
+		"topics create unconfigured": {args: []string{"topics", "create"}, usage: true, want: "nothing is configured"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := run(t.Context(), append([]string{"leadbridge"}, tc.args...), func(k string) string { return tc.env[k] }, io.Discard)
+			var out bytes.Buffer
+			err := run(t.Context(), append([]string{"leadbridge"}, tc.args...), func(k string) string { return tc.env[k] }, &out)
+			if len(tc.args) > 0 && out.Len() > 0 {
+				t.Errorf("an error printed the usage as well:\n%s", out.String())
+			}
 			var u usageError
 			if err == nil || errors.As(err, &u) != tc.usage || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v (usage error: %v), want %q", err, errors.As(err, &u), tc.want)

@@ -12,16 +12,24 @@ import (
 // keeps every 100th), which silently dropped warnings and errors; sampling
 // is off here, and what is logged is decided where it is logged.
 func NewLogger(level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+	zc, err := loggerConfig(level)
 	if err != nil {
 		return nil, err
+	}
+	return zc.Build()
+}
+
+func loggerConfig(level string) (zap.Config, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return zap.Config{}, err
 	}
 	zc := zap.NewProductionConfig()
 	zc.Sampling = nil
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.EncoderConfig.TimeKey = "time"
 	zc.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	return zc.Build()
+	return zc, nil
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process collectors.
