@@ -85,9 +85,10 @@ enrich:
 	if b := l.run(backlog, 0); b.status[200] != backlog {
 		t.Fatalf("backlog: %v, want %d x 200", b.status, backlog)
 	}
+	var enrichers []*proc
 	for i := range 2 {
 		addr := freeAddr(t)
-		startProc(t, bin, fmt.Sprintf("enrich-%d", i), append(env, "LEADBRIDGE_ENRICH_HTTP_ADDR="+addr), "enrich")
+		enrichers = append(enrichers, startProc(t, bin, fmt.Sprintf("enrich-%d", i), append(env, "LEADBRIDGE_ENRICH_HTTP_ADDR="+addr), "enrich"))
 		waitFor(t, time.Minute, "enrich /readyz answers 200", func() bool { return ready("http://" + addr + "/readyz") })
 	}
 	onRaw := func() int64 { return rawRecords(ctx, adm) }
@@ -146,6 +147,9 @@ enrich:
 		report(t, "rolling restart", bs)
 		verify(t, ctx, adm, c.seeds, l.all(), "rolling restart")
 	})
+	// what the Kubernetes requests and limits are sized from (deploy/k8s)
+	t.Logf("FIGURE peak RSS (VmHWM) after %d webhooks: ingest %.0f MiB; enrich members %.0f and %.0f MiB",
+		l.next-1_000_000, ingest.peakRSS(), enrichers[0].peakRSS(), enrichers[1].peakRSS())
 	ingest.stop(t)
 }
 
