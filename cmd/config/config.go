@@ -52,9 +52,11 @@ type SASL struct {
 }
 
 type Topics struct {
-	Raw               string        `yaml:"raw"`
-	Leads             string        `yaml:"leads"`
-	DLQ               string        `yaml:"dlq"`
+	Raw   string `yaml:"raw"`
+	Leads string `yaml:"leads"`
+	DLQ   string `yaml:"dlq"`
+	// Erasures is the audit topic of `leadbridge forget` (never expires).
+	Erasures          string        `yaml:"erasures"` // default leads.erasures
 	Partitions        int32         `yaml:"partitions"`
 	ReplicationFactor int16         `yaml:"replication_factor"`
 	RawRetention      time.Duration `yaml:"raw_retention"` // default 168h (7 days)
@@ -144,7 +146,7 @@ const DefaultMaxConnections = 4096
 func Default() Config {
 	return Config{
 		Kafka: Kafka{Brokers: []string{"localhost:9092"}, MaxBufferedBytes: 64 << 20},
-		Topics: Topics{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Partitions: 12,
+		Topics: Topics{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Erasures: "leads.erasures", Partitions: 12,
 			ReplicationFactor: 1, RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour},
 		HTTP: HTTP{Addr: ":8080", MaxConnections: DefaultMaxConnections,
 			MaxBodyBytes: ingest.DefaultMaxBodyBytes, AckTimeout: ingest.DefaultAckTimeout},

@@ -64,6 +64,7 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 		{"LEADBRIDGE_TOPIC_RAW", "topics.raw", &cfg.Topics.Raw},
 		{"LEADBRIDGE_TOPIC_LEADS", "topics.leads", &cfg.Topics.Leads},
 		{"LEADBRIDGE_TOPIC_DLQ", "topics.dlq", &cfg.Topics.DLQ},
+		{"LEADBRIDGE_TOPIC_ERASURES", "topics.erasures", &cfg.Topics.Erasures},
 		{"LEADBRIDGE_HTTP_ADDR", "http.addr", &cfg.HTTP.Addr},
 		{"LEADBRIDGE_HTTP_ADMIN_ADDR", "http.admin_addr", &cfg.HTTP.AdminAddr},
 		{"LEADBRIDGE_AURORA_API_URL", "aurora.api_url", &cfg.Aurora.APIURL},

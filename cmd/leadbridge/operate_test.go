@@ -136,3 +136,41 @@ func TestStatusAndRedriveCommands(t *testing.T) {
 		t.Fatalf("status with lag: %v\n%s", err, out)
 	}
 }
+
+func TestForgetCommand(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	s := newStack(t, b)
+	if out := s.topicsCreate(); !strings.Contains(out, "erasures topic "+s.env["LEADBRIDGE_TOPIC_ERASURES"]) {
+		t.Fatalf("topics create does not make the erasures topic:\n%s", out)
+	}
+	keys := writeFile(t, "keys.txt", "# ticket 7\n"+schema.LeadProKey(tAccount, "77")+"\n")
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"leadbridge", "forget", schema.AuroraKey(tTenant, "L1"), "not a key", "--file", keys}, s.getenv, &out)
+	var u usageError
+	if err == nil || errors.As(err, &u) || !strings.Contains(err.Error(), "1 of 3 key(s) failed") {
+		t.Fatalf("err %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"forget " + schema.AuroraKey(tTenant, "L1") + " ", "forget " + schema.LeadProKey(tAccount, "77") + " ", "failed key 2: malformed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	cl := kafkatest.Client(t, b, kgo.ConsumeTopics(s.env["LEADBRIDGE_TOPIC_LEADS"], s.env["LEADBRIDGE_TOPIC_ERASURES"]),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	counts := map[string]int{}
+	for counts[s.env["LEADBRIDGE_TOPIC_LEADS"]]+counts[s.env["LEADBRIDGE_TOPIC_ERASURES"]] < 4 {
+		fs := cl.PollFetches(t.Context())
+		if t.Context().Err() != nil {
+			t.Fatalf("records: %v", counts)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			counts[r.Topic]++
+			if r.Topic == s.env["LEADBRIDGE_TOPIC_LEADS"] && r.Value != nil {
+				t.Errorf("not a tombstone: %s", r.Key)
+			}
+		})
+	}
+	if err := run(t.Context(), []string{"leadbridge", "forget"}, s.getenv, io.Discard); !errors.As(err, &u) {
+		t.Errorf("forget without keys: %v", err)
+	}
+}

@@ -24,7 +24,7 @@ type Spec struct {
 	Configs map[string]string
 }
 
-// Specs derives the three topics from the configuration. The leads topic is
+// Specs derives the topics from the configuration. The leads topic is
 // compacted (one record per lead key is what downstream reads); raw and DLQ
 // are deleted by time.
 func Specs(t config.Topics) []Spec {
@@ -39,6 +39,9 @@ func Specs(t config.Topics) []Spec {
 		{"raw", t.Raw, with(map[string]string{"cleanup.policy": "delete", "retention.ms": ms(t.RawRetention)})},
 		{"leads", t.Leads, with(map[string]string{"cleanup.policy": "compact"})},
 		{"dlq", t.DLQ, with(map[string]string{"cleanup.policy": "delete", "retention.ms": ms(t.DLQRetention)})},
+		// The erasure audit (leadbridge forget) is kept for as long as the
+		// topic exists: it holds keys and times, no PII.
+		{"erasures", t.Erasures, with(map[string]string{"cleanup.policy": "delete", "retention.ms": "-1"})},
 	}
 }
 

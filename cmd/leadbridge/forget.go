@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
+	"github.com/leadbridge/leadbridge/enrich/operate"
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+const forgetSummary = `GDPR erasure of leads, by lead key (aurora:<tenant>:<lead id>,
+leadpro:<account>:<id>): leadbridge forget <key>... or --file F (one key per
+line, # comments). Per key, in one transaction: a tombstone (null value) on the
+leads topic, the erased flag in the enricher's state, and an audit record (key,
+time, no PII) on the erasures topic; one audit line per key on stdout.
+--unforget lifts an erasure (no tombstone). A malformed key, or one whose
+tenant or account is not configured, is reported and the others proceed;
+the exit status is then 1.`
+
+func runForget(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlags("forget <lead key>...", forgetSummary, stdout)
+	path := configFlag(fs, getenv)
+	file := fs.String("file", "", "read the keys from file `F`, one per line")
+	unforget := fs.Bool("unforget", false, "lift the erasure of the keys")
+	helped, keys, err := parseFlagsAnywhere(fs, args)
+	if helped || err != nil {
+		return err
+	}
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return usagef("--file: %v", err)
+		}
+		more, err := operate.ReadKeys(f)
+		f.Close()
+		if err != nil {
+			return usagef("--file: %v", err)
+		}
+		keys = append(keys, more...)
+	}
+	if len(keys) == 0 {
+		return usagef("forget needs lead keys or --file (run 'leadbridge forget --help')")
+	}
+	cfg, logger, err := setup(*path, getenv, need{})
+	if err != nil {
+		return err
+	}
+	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "forget")
+	if err != nil {
+		return err
+	}
+	rep, err := operate.Forget(ctx, keys, operate.ForgetOptions{Kafka: opts, Topics: operateTopics(cfg),
+		Unforget: *unforget, State: forgetState(cfg), Known: knownOwner(cfg)})
+	rep.WriteText(stdout)
+	if err != nil {
+		return err
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("%d of %d key(s) failed", len(rep.Problems), len(keys))
+	}
+	return nil
+}
+
+// knownOwner accepts the keys of configured tenants and accounts.
+func knownOwner(cfg config.Config) func(provider, owner string) bool {
+	return func(provider, owner string) bool {
+		switch provider {
+		case schema.ProviderAurora:
+			return slices.ContainsFunc(cfg.Aurora.Tenants, func(t config.Tenant) bool { return t.ID == owner })
+		case schema.ProviderLeadPro:
+			return slices.ContainsFunc(cfg.LeadPro.Accounts, func(a config.Account) bool { return a.ID == owner })
+		}
+		return false
+	}
+}
+
+// forgetState is the enricher's state topic, where the erased flag lives.
+// Until the enricher's durable state lands (issue 7), there is none: forget
+// writes the tombstone and the audit only.
+func forgetState(config.Config) operate.StateMarker { return nil }

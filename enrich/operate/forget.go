@@ -1,0 +1,176 @@
+package operate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// ForgetOptions configure Forget.
+type ForgetOptions struct {
+	Kafka  []kgo.Opt // cluster options: seeds, TLS, SASL, logger
+	Topics Topics    // Leads gets the tombstones, Erasures the audit records
+	// Unforget lifts an erasure: no tombstone, the state's erased flag is
+	// cleared, and the audit record says "unforget".
+	Unforget bool
+	// State marks the erased flag in the enricher's state topic. Nil: no
+	// state is written (the tombstone and the audit still are).
+	State StateMarker
+	// Known reports whether a well-formed key's tenant or account is
+	// configured; nil accepts every well-formed key.
+	Known func(provider, owner string) bool
+	Now   func() time.Time // default time.Now
+}
+
+// StateMarker is what Forget needs of the enricher's durable per-lead state:
+// the compacted state topic (co-partitioned with raw, keyed by lead key) and
+// the value of a state record that marks a key erased, or no longer erased.
+type StateMarker interface {
+	Topic() string
+	Value(erased bool) []byte
+}
+
+// Erasure is one audit record: the key, what was done and when. No PII.
+type Erasure struct {
+	Key    string    `json:"key"`
+	Action string    `json:"action"` // forget or unforget
+	Time   time.Time `json:"time"`
+}
+
+// Problem is a key Forget refused; the others still proceed.
+type Problem struct {
+	Index  int    // position in the input, from 1
+	Key    string // empty when the key is malformed (it is not echoed)
+	Reason string
+}
+
+// ForgetReport is what Forget did.
+type ForgetReport struct {
+	Done     []Erasure
+	Problems []Problem
+}
+
+// leadKey is schema's lead key: provider, owner (tenant or account) and id,
+// with no control characters or spaces.
+var leadKey = regexp.MustCompile(`^(aurora|leadpro):([^:\s]{1,128}):([^\s]{1,256})$`)
+
+// Forget erases lead keys: per key a tombstone on the leads topic, the erased
+// flag in the enricher's state, and an audit record on the erasures topic,
+// all in one transaction. Malformed or unknown keys are reported as Problems
+// and the others proceed; the error is for the write itself (then nothing
+// was written).
+func Forget(ctx context.Context, keys []string, opts ForgetOptions) (ForgetReport, error) {
+	var rep ForgetReport
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	action := "forget"
+	if opts.Unforget {
+		action = "unforget"
+	}
+	seen := map[string]bool{}
+	var good []string
+	for i, k := range keys {
+		m := leadKey.FindStringSubmatch(k)
+		switch {
+		case m == nil:
+			rep.Problems = append(rep.Problems, Problem{Index: i + 1, Reason: "malformed: want aurora:<tenant>:<lead id> or leadpro:<account>:<id>"})
+		case opts.Known != nil && !opts.Known(m[1], m[2]):
+			rep.Problems = append(rep.Problems, Problem{Index: i + 1, Key: k, Reason: "unknown " + owner(m[1]) + " " + m[2]})
+		case !seen[k]:
+			seen[k] = true
+			good = append(good, k)
+		}
+	}
+	if len(good) == 0 {
+		return rep, nil
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	cl, err := kgo.NewClient(append(opts.Kafka[:len(opts.Kafka):len(opts.Kafka)],
+		kgo.TransactionalID("leadbridge-forget-"+hex.EncodeToString(id)),
+		kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	if err != nil {
+		return rep, fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		return rep, fmt.Errorf("begin erasure transaction: %w", err)
+	}
+	at := now().UTC()
+	var rs []*kgo.Record
+	var done []Erasure
+	for _, k := range good {
+		e := Erasure{Key: k, Action: action, Time: at}
+		audit, _ := json.Marshal(e) // strings and a time: cannot fail
+		if !opts.Unforget {
+			rs = append(rs, &kgo.Record{Topic: opts.Topics.Leads, Key: []byte(k), Value: nil,
+				Headers: []kgo.RecordHeader{{Key: schema.HeaderErasedAt, Value: []byte(at.Format(time.RFC3339Nano))}}})
+		}
+		if opts.State != nil {
+			rs = append(rs, &kgo.Record{Topic: opts.State.Topic(), Key: []byte(k), Value: opts.State.Value(!opts.Unforget)})
+		}
+		rs = append(rs, &kgo.Record{Topic: opts.Topics.Erasures, Key: []byte(k), Value: audit,
+			Headers: []kgo.RecordHeader{{Key: schema.HeaderContentType, Value: []byte(schema.ContentTypeJSON)}}})
+		done = append(done, e)
+	}
+	prodErr := cl.ProduceSync(ctx, rs...).FirstErr()
+	commit := kgo.TransactionEndTry(prodErr == nil)
+	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := errors.Join(prodErr, cl.EndTransaction(endCtx, commit)); err != nil {
+		return rep, fmt.Errorf("write erasures (nothing was written): %w", err)
+	}
+	rep.Done = done
+	return rep, nil
+}
+
+func owner(provider string) string {
+	if provider == schema.ProviderLeadPro {
+		return "account"
+	}
+	return "tenant"
+}
+
+// ReadKeys reads keys from r: one per line, blank lines and lines starting
+// with # skipped, surrounding space trimmed.
+func ReadKeys(r io.Reader) ([]string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for l := range strings.Lines(string(b)) {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// WriteText prints one audit line per erased key ("forget <key> <time>"),
+// then one line per refused key.
+func (r ForgetReport) WriteText(w io.Writer) {
+	for _, e := range r.Done {
+		fmt.Fprintf(w, "%s %s %s\n", e.Action, e.Key, e.Time.Format(time.RFC3339Nano))
+	}
+	for _, p := range r.Problems {
+		if p.Key != "" {
+			fmt.Fprintf(w, "failed key %d (%s): %s\n", p.Index, p.Key, p.Reason)
+		} else {
+			fmt.Fprintf(w, "failed key %d: %s\n", p.Index, p.Reason)
+		}
+	}
+}
