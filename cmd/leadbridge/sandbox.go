@@ -52,6 +52,7 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	compression := fs.Float64("retry-compression", 1, "divide Aurora's webhook retry schedule by `F` (1: the real schedule; 1000: 24 h in 86 s)")
 	latency := fs.Duration("latency", 0, "delay every API answer by this `duration`")
 	ingestURL := fs.String("ingest-url", "http://127.0.0.1:8080", "leadbridge ingest base `URL` used in the printed subscription example")
+	publicURL := fs.String("public-url", "", "the sandbox's base `URL` in the printed commands (default: from --addr); set it\nwhen a port mapping moves the sandbox, as docker compose's AURORA_SANDBOX_HOST_PORT does")
 	if args[0] != "aurora" {
 		fs.help()
 		return nil
@@ -70,6 +71,10 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if u, err := url.Parse(*ingestURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		strings.ContainsAny(*ingestURL, `'"\$`) {
 		return usagef("--ingest-url: %q is not an http(s) URL", *ingestURL)
+	}
+	if u, err := url.Parse(*publicURL); *publicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsAny(*publicURL, `'"\$`)) {
+		return usagef("--public-url: %q is not an http(s) URL", *publicURL)
 	}
 	cfg, err := loadValid(*path, getenv, need{})
 	if err != nil {
@@ -103,7 +108,8 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 		RetryCompression: *compression,
 		Logger:           logger.Named("sandbox"),
 	}
-	banner := sandboxBanner{cfg: cfg, fromFile: *path != "", opts: opts, ingestURL: strings.TrimRight(*ingestURL, "/")}
+	banner := sandboxBanner{cfg: cfg, fromFile: *path != "", opts: opts, ingestURL: strings.TrimRight(*ingestURL, "/"),
+		base: strings.TrimRight(*publicURL, "/")}
 	return serveSandbox(ctx, ln, opts, banner, stdout, logger)
 }
 
@@ -113,7 +119,9 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 func serveSandbox(ctx context.Context, ln net.Listener, opts sandbox.Options, banner sandboxBanner, stdout io.Writer, logger *zap.Logger) error {
 	sb := sandbox.New(opts)
 	defer sb.Close()
-	banner.base = baseURL(ln.Addr())
+	if banner.base == "" { // --public-url unset
+		banner.base = baseURL(ln.Addr())
+	}
 	if err := banner.write(stdout); err != nil {
 		logger.Warn("print sandbox banner", zap.Error(err))
 	}
@@ -149,7 +157,7 @@ type sandboxBanner struct {
 	fromFile  bool // the configuration came from a file, not LEADBRIDGE_* variables
 	opts      sandbox.Options
 	ingestURL string
-	base      string
+	base      string // where the user reaches the sandbox: --public-url, else from the listener
 }
 
 func (b sandboxBanner) write(w io.Writer) error {

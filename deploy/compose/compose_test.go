@@ -1,21 +1,15 @@
-package main
+package compose_test
 
 // The container files cannot be run here (no Docker engine in CI), so these
 // tests keep them from rotting: docker-compose.yml is loaded with the Compose
-// specification's own loader and cross-checked against leadbridge itself (its
-// commands and flags, its configuration loader, its listen ports), and the
-// Dockerfile and .dockerignore are checked as text.
-//
-// They live in package main, not in a package of their own, because the
-// configuration check must use the real loader (loadValid) and the real
-// command table (commands()), which a _test package cannot import from a
-// main package.
+// specification's own loader and cross-checked against leadbridge itself (the
+// built binary's commands and flags, its configuration loader cmd/config, its
+// listen ports), and the Dockerfile and .dockerignore are checked as text.
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"maps"
 	"net"
 	"net/url"
@@ -32,6 +26,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
 )
 
 // composeRoot is the repository root, where docker-compose.yml lives.
@@ -79,14 +75,14 @@ func composeEnv(s types.ServiceConfig) func(string) string {
 }
 
 // needOf is what the command a service runs requires of the configuration.
-func needOf(command string) need {
+func needOf(command string) config.Need {
 	switch command {
 	case "ingest":
-		return need{webhooks: true}
+		return config.Need{Webhooks: true}
 	case "enrich":
-		return need{apiTokens: true}
+		return config.Need{APITokens: true}
 	}
-	return need{}
+	return config.Need{}
 }
 
 // leadbridgeServices are the services that run the leadbridge image, with
@@ -177,7 +173,7 @@ func TestComposeServices(t *testing.T) {
 func TestComposeLeadbridgeServices(t *testing.T) {
 	p := loadCompose(t, nil)
 	entrypoint := dockerfileEntrypoint(t)
-	cmds := commands()
+	cmds := commands(t)
 	kafka := composeService(t, p, "kafka")
 	advertised := *kafka.Environment["KAFKA_ADVERTISED_LISTENERS"]
 
@@ -193,10 +189,10 @@ func TestComposeLeadbridgeServices(t *testing.T) {
 			if _, ok := cmds[s.Command[0]]; !ok {
 				t.Fatalf("command %q is not a leadbridge command", s.Command[0])
 			}
-			// --help after the service's own flags: run parses them all
+			// --help after the service's own flags: the binary parses them all
 			// (a misspelt flag or a bad value fails) and starts nothing.
-			if err := run(t.Context(), append(append([]string{"leadbridge"}, s.Command...), "--help"), composeEnv(s), io.Discard); err != nil {
-				t.Errorf("command %v: %v", s.Command, err)
+			if out, err := leadbridge(t, s.Environment, append(slices.Clone(s.Command), "--help")...); err != nil {
+				t.Errorf("command %v: %v\n%s", s.Command, err, out)
 			}
 
 			// the configuration, as the container would load it
@@ -214,7 +210,7 @@ func TestComposeLeadbridgeServices(t *testing.T) {
 			if source == "" {
 				t.Fatalf("LEADBRIDGE_CONFIG=%q is not a mounted file", target)
 			}
-			cfg, err := loadValid(source, env, needOf(s.Command[0]))
+			cfg, err := config.LoadValid(source, env, needOf(s.Command[0]))
 			if err != nil {
 				t.Fatalf("%s does not load for %s: %v", source, s.Command[0], err)
 			}
@@ -298,7 +294,7 @@ func TestComposeEnvironmentOverrides(t *testing.T) {
 		t.Errorf("INGEST_HOST_PORT=18080: ports %+v", i.Ports)
 	}
 	e := composeService(t, p, "enrich")
-	cfg, err := loadValid(filepath.Join(composeRoot, "deploy/compose/leadbridge.yaml"), composeEnv(e), needOf("enrich"))
+	cfg, err := config.LoadValid(filepath.Join(composeRoot, "deploy/compose/leadbridge.yaml"), composeEnv(e), needOf("enrich"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,8 +416,8 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	// -X only sets package-level string variables, and silently does nothing
-	// when they are gone: keep them string vars.
-	_ = []*string{&version, &commit}
+	// when they are gone: the binary built as the Dockerfile builds it says them.
+	checkVersionVars(t)
 
 	if final[0].args != "gcr.io/distroless/static-debian12:nonroot" {
 		t.Errorf("final stage FROM %s, want gcr.io/distroless/static-debian12:nonroot", final[0].args)
