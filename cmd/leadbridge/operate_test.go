@@ -21,6 +21,7 @@ func TestOperateCommandsUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"status", "--help"}, {"dlq", "redrive", "--help"}, {"dlq", "--help"},
 		{"aurora", "subscriptions", "sync", "--help"}, {"aurora", "subscriptions", "list", "--help"},
+		{"replay", "--help"}, {"forget", "--help"},
 	} {
 		var out bytes.Buffer
 		if err := run(t.Context(), append([]string{"leadbridge"}, args...), envOf(nil), &out); err != nil || !strings.Contains(out.String(), "usage: leadbridge") {
@@ -37,6 +38,9 @@ func TestOperateCommandsUsage(t *testing.T) {
 		"sync bad event":    {"aurora", "subscriptions", "sync", "--public-url", "https://b.example.com", "--events", "lead_exploded"},
 		"sync relative url": {"aurora", "subscriptions", "sync", "--public-url", "b.example.com"},
 		"aurora verb":       {"aurora", "webhooks"},
+		"replay no since":   {"replay"},
+		"replay both":       {"replay", "--since", "2h", "--tenant", "a", "--account", "b"},
+		"forget no keys":    {"forget"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(t.Context(), append([]string{"leadbridge"}, args...), envOf(nil), io.Discard)
@@ -128,11 +132,14 @@ func TestStatusAndRedriveCommands(t *testing.T) {
 			t.Fatalf("redrive run %d: %v\n%s", run+1, err, out)
 		}
 	}
-	// The redriven record is lag for the (absent) group: status exits 1. Its
-	// transaction's marker takes an offset too, so the lag is 2.
+	if out, err := cmd("replay", "--since", "1h", "--tenant", tTenant); err != nil || !strings.Contains(out, "1 key(s) replayed") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	// The redriven and the replayed record are lag for the (absent) group: status exits 1. Its
+	// transaction's marker takes an offset too, so the lag is 4.
 	out, err = cmd("status", "--max-lag", "0")
 	var u usageError
-	if err == nil || errors.As(err, &u) || !strings.Contains(out, "UNHEALTHY: lag 2 exceeds 0") || !strings.Contains(out, "not_found=1") {
+	if err == nil || errors.As(err, &u) || !strings.Contains(out, "UNHEALTHY: lag 4 exceeds 0") || !strings.Contains(out, "not_found=1") {
 		t.Fatalf("status with lag: %v\n%s", err, out)
 	}
 }
