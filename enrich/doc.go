@@ -2,13 +2,22 @@
 // raw topic and writes one canonical lead record per lead key to the
 // compacted leads topic, or the raw record to the DLQ when it cannot.
 //
-// The flow of one record:
+// The flow of one record, file by file:
 //
-//	poll -> decode (schema.DecodeRecord) -> per-key queue (keys.go)
-//	     -> Aurora lead events: quota wait (quota.go) -> Retrieve Lead (LeadFetcher)
-//	        with retries (retry.go); LeadPro events: the verified payload
-//	     -> schema.Lead -> produce to leads (acks=all) -> mark done
-//	     -> commit the partition's offset once everything before it is done (track.go)
+//	poll (enricher.go) -> decode and classify (pipeline.go) -> per-key queue (pipeline.go)
+//	     -> Aurora lead events: quota wait (quota.go) -> Retrieve Lead through a
+//	        LeadFetcher (fetcher.go, fetch.go) with retries (backoff.go);
+//	        LeadPro events: the verified payload
+//	     -> schema.Lead -> the key's state (state.go): erased, older or unchanged
+//	        records are not produced -> produce to leads (output.go) -> mark done
+//	     -> commit the partition's offset once everything before it is done
+//	        (partition.go, commit.go)
+//
+// enrich declares what it needs from a provider API, LeadFetcher, and the
+// failures it understands (ErrNotFound, ErrUnauthorized, ErrUnavailable,
+// ErrThrottled in a FetchError); the Aurora client in enrich/aurora maps HTTP
+// onto them, and enrich never imports it. Config holds every default
+// (DefaultConfig); New applies and validates them.
 //
 // Order is kept per lead key, never per partition: a lead waiting for its
 // tenant's quota or a slow API call does not hold up other leads. Events for

@@ -2,92 +2,15 @@ package enrich
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
-
-	"github.com/leadbridge/leadbridge/enrich/aurora"
-	"github.com/leadbridge/leadbridge/schema"
 )
-
-// LeadFetcher is all enrich needs from Aurora: the current state of a lead
-// as the Retrieve Lead JSON body. *aurora.Client implements it.
-type LeadFetcher interface {
-	RetrieveLead(ctx context.Context, tenantID, token, leadID string) ([]byte, error)
-}
-
-var _ LeadFetcher = (*aurora.Client)(nil)
-
-// Config is what an Enricher needs; cmd/leadbridge builds it from the user's
-// configuration. Zero durations and counts take the documented defaults.
-type Config struct {
-	RawTopic, LeadsTopic, DLQTopic string
-
-	// APITokens maps an Aurora tenant id to its API token. An Aurora lead
-	// event of a tenant without one goes to the DLQ (reason no_api_token).
-	APITokens map[string]schema.Secret
-	// RequestsPerMinute is the Aurora budget per API token for the whole group.
-	RequestsPerMinute int
-
-	MaxInFlight      int           // concurrent API calls per member; default 64
-	RequestTimeout   time.Duration // one API call; default 10s
-	RetryFor         time.Duration // retrying timeouts, 5xx and 429 before the DLQ; default 10m
-	NotFoundRetryFor time.Duration // retrying 404 (a new lead can lag its webhook); default 2m
-	BackoffBase      time.Duration // first retry wait; default 1s
-	BackoffMax       time.Duration // longest retry wait; default 1m
-	// MaxOutstanding bounds polled records not yet committable; polling
-	// pauses beyond it, so memory stays bounded however slow the API is.
-	// Default 10000.
-	MaxOutstanding int
-	CommitInterval time.Duration // default 1s
-	// ShutdownGrace is how long Run lets in-flight work finish after its
-	// context ends; what is unfinished then is re-processed by the group.
-	// Default 15s.
-	ShutdownGrace time.Duration
-
-	Metrics prometheus.Registerer // nil: a private registry
-	Now     func() time.Time      // default time.Now
-}
-
-func (c *Config) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 64
-	}
-	if c.MaxOutstanding <= 0 {
-		c.MaxOutstanding = 10000
-	}
-	if c.RequestsPerMinute <= 0 {
-		c.RequestsPerMinute = 90
-	}
-	def(&c.RequestTimeout, 10*time.Second)
-	def(&c.RetryFor, 10*time.Minute)
-	def(&c.NotFoundRetryFor, 2*time.Minute)
-	def(&c.BackoffBase, time.Second)
-	def(&c.BackoffMax, time.Minute)
-	def(&c.CommitInterval, time.Second)
-	def(&c.ShutdownGrace, 15*time.Second)
-	if c.Metrics == nil {
-		c.Metrics = prometheus.NewRegistry()
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-}
 
 // Enricher is one member of the enrichment consumer group. Build it with New,
 // add ClientOpts to the kgo client, then call Run once.
@@ -98,6 +21,7 @@ type Enricher struct {
 	m     *metrics
 	quota *quota
 	sem   chan struct{}
+	out   writer // where lead and DLQ records go; set by Run
 
 	client   *kgo.Client
 	workCtx  context.Context
@@ -105,36 +29,42 @@ type Enricher struct {
 	workers  sync.WaitGroup
 	commitMu sync.Mutex // one commit at a time: the loop's, a revoke's, the final one
 
-	mu          sync.Mutex
-	parts       map[int32]*partition
-	keys        map[string]*keyQueue
-	lastUpdated map[string]time.Time // lead key -> newest provider updated_at produced
+	mu    sync.Mutex
+	parts map[int32]*partition
+	keys  map[string]*keyQueue
 }
 
-// maxRemembered bounds lastUpdated; past it, arbitrary entries are forgotten
-// (a forgotten key only loses the staleness guard until its next record).
-const maxRemembered = 200_000
-
-// New returns an Enricher fetching Aurora leads through fetch.
-func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) *Enricher {
-	cfg.defaults()
+// New returns an Enricher fetching Aurora leads through fetch. Zero fields of
+// cfg take their defaults; a nil logger logs nothing.
+func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if fetch == nil {
+		return nil, errors.New("enrich: no LeadFetcher")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Enricher{
 		cfg: cfg, fetch: fetch, log: logger, m: newMetrics(cfg.Metrics),
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
 		workCtx: ctx, workStop: cancel,
-		parts: make(map[int32]*partition), keys: make(map[string]*keyQueue), lastUpdated: make(map[string]time.Time),
-	}
+		parts: make(map[int32]*partition), keys: make(map[string]*keyQueue),
+	}, nil
 }
 
 // ClientOpts are the kgo options the Enricher's client needs besides seeds,
 // security and kgo.ConsumerGroup: manual commits, rebalances only between
-// polls, and the partition callbacks.
+// polls, a bounded produce, and the partition callbacks.
 func (e *Enricher) ClientOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumeTopics(e.cfg.RawTopic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.RecordDeliveryTimeout(e.cfg.DeliveryTimeout),
 		kgo.OnPartitionsAssigned(e.assigned),
 		kgo.OnPartitionsRevoked(e.revoked),
 		kgo.OnPartitionsLost(e.lost),
@@ -146,6 +76,7 @@ func (e *Enricher) ClientOpts() []kgo.Opt {
 // client afterwards, which leaves the group.
 func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 	e.client = client
+	e.out = &syncWriter{e: e}
 	commitDone := make(chan struct{})
 	go func() {
 		defer close(commitDone)
@@ -192,6 +123,8 @@ func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 	return nil
 }
 
+// shutdown lets work finish for up to ShutdownGrace, stops the rest and
+// commits what is done.
 func (e *Enricher) shutdown() {
 	done := make(chan struct{})
 	go func() { e.workers.Wait(); close(done) }()
@@ -202,7 +135,7 @@ func (e *Enricher) shutdown() {
 	}
 	e.workStop()
 	e.workers.Wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	e.commit(ctx, nil)
 }
@@ -210,13 +143,7 @@ func (e *Enricher) shutdown() {
 // waitForRoom blocks while too many polled records are outstanding.
 func (e *Enricher) waitForRoom(ctx context.Context) bool {
 	for {
-		n := 0
-		e.mu.Lock()
-		for _, p := range e.parts {
-			n += p.outstanding()
-		}
-		e.mu.Unlock()
-		if n < e.cfg.MaxOutstanding {
+		if e.outstanding() < e.cfg.MaxOutstanding {
 			return true
 		}
 		select {
@@ -225,6 +152,16 @@ func (e *Enricher) waitForRoom(ctx context.Context) bool {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func (e *Enricher) outstanding() int {
+	n := 0
+	e.mu.Lock()
+	for _, p := range e.parts {
+		n += p.outstanding()
+	}
+	e.mu.Unlock()
+	return n
 }
 
 func (e *Enricher) partition(id int32) *partition {
@@ -236,26 +173,31 @@ func (e *Enricher) partition(id int32) *partition {
 func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	e.mu.Lock()
 	for _, id := range m[e.cfg.RawTopic] {
-		e.parts[id] = newPartition(e.workCtx, e.cfg.RawTopic, id)
+		e.parts[id] = newPartition(e.workCtx, e.cfg.RawTopic, id, newStateStore(maxRemembered))
 	}
 	e.mu.Unlock()
-	e.updateShare(ctx, cl)
+	e.updateShare(ctx, cl, "assigned", len(m[e.cfg.RawTopic]))
 }
 
 func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-	e.drop(m[e.cfg.RawTopic], true, ctx)
-	e.updateShare(ctx, cl)
+	e.drop(ctx, m[e.cfg.RawTopic], true)
+	e.updateShare(ctx, cl, "revoked", len(m[e.cfg.RawTopic]))
 }
 
 func (e *Enricher) lost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-	e.drop(m[e.cfg.RawTopic], false, ctx)
-	e.updateShare(ctx, cl)
+	e.drop(ctx, m[e.cfg.RawTopic], false)
+	e.updateShare(ctx, cl, "lost", len(m[e.cfg.RawTopic]))
 }
+
+// callbackTimeout bounds the network calls of a rebalance callback, so a
+// rebalance never waits on a broker that does not answer.
+const callbackTimeout = 5 * time.Second
 
 // drop stops the work of partitions leaving this member: cancel what waits,
 // wait for produces in flight (so no stale lead record lands after the new
-// owner's), and, when revoked cleanly, commit what is done.
-func (e *Enricher) drop(ids []int32, commit bool, ctx context.Context) {
+// owner's; each is bounded by DeliveryTimeout), and, when revoked cleanly,
+// commit what is done.
+func (e *Enricher) drop(ctx context.Context, ids []int32, commit bool) {
 	var gone []*partition
 	e.mu.Lock()
 	for _, id := range ids {
@@ -268,7 +210,9 @@ func (e *Enricher) drop(ids []int32, commit bool, ctx context.Context) {
 		p.revoke()
 	}
 	if commit {
-		e.commit(ctx, gone)
+		cctx, cancel := context.WithTimeout(ctx, callbackTimeout)
+		e.commit(cctx, gone)
+		cancel()
 	}
 	e.mu.Lock()
 	for _, p := range gone {
@@ -278,13 +222,17 @@ func (e *Enricher) drop(ids []int32, commit bool, ctx context.Context) {
 	e.mu.Unlock()
 }
 
-func (e *Enricher) updateShare(ctx context.Context, cl *kgo.Client) {
+// updateShare sets this member's share of the API budget to its share of
+// the raw partitions after a rebalance.
+func (e *Enricher) updateShare(ctx context.Context, cl *kgo.Client, why string, changed int) {
 	e.mu.Lock()
 	owned := len(e.parts)
 	e.mu.Unlock()
 	total := 0
 	if owned > 0 {
-		topics, err := kadm.NewClient(cl).ListTopics(ctx, e.cfg.RawTopic)
+		lctx, cancel := context.WithTimeout(ctx, callbackTimeout)
+		topics, err := kadm.NewClient(cl).ListTopics(lctx, e.cfg.RawTopic)
+		cancel()
 		if err == nil {
 			total = len(topics[e.cfg.RawTopic].Partitions)
 		}
@@ -299,110 +247,8 @@ func (e *Enricher) updateShare(ctx context.Context, cl *kgo.Client) {
 		share = float64(owned) / float64(total)
 	}
 	e.m.share.Set(share)
-	e.log.Info("partitions assigned", zap.Int("owned", owned), zap.Int("total", total), zap.Float64("quota_share", share))
-}
-
-// commit commits the done prefix of parts (nil: every owned partition).
-func (e *Enricher) commit(ctx context.Context, parts []*partition) {
-	e.commitMu.Lock()
-	defer e.commitMu.Unlock()
-	if parts == nil {
-		e.mu.Lock()
-		for _, p := range e.parts {
-			parts = append(parts, p)
-		}
-		e.mu.Unlock()
-	}
-	offsets := map[int32]kgo.EpochOffset{}
-	byID := map[int32]*partition{}
-	for _, p := range parts {
-		byID[p.id] = p
-		if eo, ok := p.committable(); ok {
-			offsets[p.id] = eo
-		}
-		p.mu.Lock()
-		next := p.hwm
-		if len(p.entries) > 0 {
-			next = p.entries[0].offset
-		}
-		lag := p.hwm - next
-		p.mu.Unlock()
-		e.m.lag.WithLabelValues(fmt.Sprint(p.id)).Set(float64(max(lag, 0)))
-	}
-	if len(offsets) == 0 {
-		return
-	}
-	var cerr error
-	e.client.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{e.cfg.RawTopic: offsets},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			cerr = errors.Join(err, commitErrors(resp))
-			if err != nil || resp == nil {
-				return
-			}
-			for _, t := range resp.Topics {
-				for _, rp := range t.Partitions {
-					if rp.ErrorCode == 0 {
-						byID[rp.Partition].committedAt(offsets[rp.Partition].Offset)
-					}
-				}
-			}
-		})
-	if cerr != nil {
-		e.log.Warn("commit offsets", zap.Error(cerr))
-	}
-}
-
-// item is one raw record on its way to a lead record.
-type item struct {
-	rec    *kgo.Record
-	ev     schema.Event
-	part   *partition
-	ent    *entry
-	key    string // lead key
-	tenant string // Aurora tenant id (Aurora items)
-	leadID string
-	aurora bool
-}
-
-func (it *item) done() { it.part.finish(it.ent) }
-
-// dispatch classifies a polled record and queues its work.
-func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
-	ent := part.add(r)
-	it := &item{rec: r, part: part, ent: ent}
-	ev, err := schema.DecodeRecord(r)
-	if err != nil {
-		e.goWork(func() { e.deadLetter([]*item{it}, "invalid_event", err, 1, e.cfg.Now()) })
-		return
-	}
-	it.ev = ev
-	switch {
-	case strings.HasPrefix(ev.Type, schema.AuroraTypePrefix):
-		if !schema.IsAuroraLeadEvent(strings.TrimPrefix(ev.Type, schema.AuroraTypePrefix)) {
-			e.m.records.WithLabelValues(schema.ProviderAurora, "skipped").Inc()
-			it.done() // other Aurora events stay on the raw topic for whoever wants them
-			return
-		}
-		var d schema.AuroraData
-		if err := json.Unmarshal(ev.Data, &d); err != nil || d.TenantID == "" || d.Attributes["lead_id"] == "" {
-			e.goWork(func() {
-				e.deadLetter([]*item{it}, "invalid_event", errors.New("aurora lead event without tenant_id or lead_id"), 1, e.cfg.Now())
-			})
-			return
-		}
-		it.aurora, it.tenant, it.leadID = true, d.TenantID, d.Attributes["lead_id"]
-		it.key = schema.AuroraKey(d.TenantID, it.leadID)
-	case strings.HasPrefix(ev.Type, schema.LeadProTypePrefix):
-		it.key = ev.PartitionKey
-		if it.key == "" {
-			it.key = string(r.Key)
-		}
-	default:
-		e.m.records.WithLabelValues("other", "skipped").Inc()
-		it.done()
-		return
-	}
-	e.enqueue(it)
+	e.log.Info("partitions "+why, zap.Int("partitions", changed), zap.Int("owned", owned), zap.Int("total", total),
+		zap.Float64("quota_share", share))
 }
 
 func (e *Enricher) goWork(f func()) {
@@ -411,19 +257,4 @@ func (e *Enricher) goWork(f func()) {
 		defer e.workers.Done()
 		f()
 	}()
-}
-
-func commitErrors(resp *kmsg.OffsetCommitResponse) error {
-	if resp == nil {
-		return nil
-	}
-	var errs []error
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				errs = append(errs, fmt.Errorf("partition %d: %w", p.Partition, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -1,4 +1,4 @@
-package enrich
+package enrich_test
 
 import (
 	"context"

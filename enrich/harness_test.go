@@ -1,4 +1,4 @@
-package enrich
+package enrich_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
+	"github.com/leadbridge/leadbridge/enrich"
 	"github.com/leadbridge/leadbridge/enrich/aurora"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
 	"github.com/leadbridge/leadbridge/schema"
@@ -33,7 +34,7 @@ type harness struct {
 	producer        *kgo.Client
 	rawOffsets      sync.Map // ce_id -> raw offset (order checks)
 	partitions      int32
-	cfg             func(*Config)
+	cfg             func(*enrich.Config)
 }
 
 func newHarness(t testing.TB, tenants int, partitions int32, opts sandbox.Options) *harness {
@@ -65,15 +66,15 @@ func newHarness(t testing.TB, tenants int, partitions int32, opts sandbox.Option
 
 // member runs one enricher in this process until stop is called.
 type member struct {
-	e      *Enricher
+	e      *enrich.Enricher
 	client *kgo.Client
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func (h *harness) start(name string, mutate ...func(*Config)) *member {
+func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 	h.t.Helper()
-	cfg := Config{
+	cfg := enrich.Config{
 		RawTopic: h.raw, LeadsTopic: h.leads, DLQTopic: h.dlq,
 		APITokens: h.tokens, RequestsPerMinute: 1_000_000,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
@@ -85,7 +86,10 @@ func (h *harness) start(name string, mutate ...func(*Config)) *member {
 		m(&cfg)
 	}
 	log := zaptest.NewLogger(h.t).Named(name)
-	e := New(cfg, aurora.NewClient(h.apiURL, nil, log), log)
+	e, err := enrich.New(cfg, aurora.NewClient(h.apiURL, nil, log), log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(h.group),
 		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond),

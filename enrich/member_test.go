@@ -1,4 +1,4 @@
-package enrich
+package enrich_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/leadbridge/leadbridge/enrich"
 	"github.com/leadbridge/leadbridge/enrich/aurora"
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -46,9 +47,12 @@ func runChild(spec string) {
 	for k, v := range s.Tokens {
 		tokens[k] = schema.Secret(v)
 	}
-	e := New(Config{RawTopic: s.Raw, LeadsTopic: s.Leads, DLQTopic: s.DLQ, APITokens: tokens,
+	e, err := enrich.New(enrich.Config{RawTopic: s.Raw, LeadsTopic: s.Leads, DLQTopic: s.DLQ, APITokens: tokens,
 		RequestsPerMinute: 1_000_000, BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 		aurora.NewClient(s.APIURL, nil, zap.NewNop()), zap.NewNop())
+	if err != nil {
+		panic(err)
+	}
 	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Seeds...), kgo.ConsumerGroup(s.Group),
 		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond), kgo.ProducerLinger(0)},
 		e.ClientOpts()...)...)

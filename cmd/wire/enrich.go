@@ -22,7 +22,10 @@ func Enrich(ctx context.Context, cfg config.Config, ln net.Listener, fetch enric
 		logger = zap.NewNop()
 	}
 	reg := NewRegistry()
-	e := enrich.New(EnrichConfig(cfg, reg), fetch, logger)
+	e, err := enrich.New(EnrichConfig(cfg, reg), fetch, logger)
+	if err != nil {
+		return err
+	}
 	opts := append([]kgo.Opt{kgo.ConsumerGroup(cfg.Enrich.GroupID), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0)},
 		e.ClientOpts()...)
 	client, err := KafkaClient(cfg.Kafka, logger, reg, "enrich", append(opts, extra...)...)

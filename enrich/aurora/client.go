@@ -12,7 +12,12 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/enrich"
 )
+
+// Client is the Aurora side of enrich's LeadFetcher.
+var _ enrich.LeadFetcher = (*Client)(nil)
 
 const (
 	// DefaultTimeout bounds one Retrieve Lead call, headers and body, when
@@ -76,11 +81,13 @@ func NewClient(baseURL string, httpClient *http.Client, logger *zap.Logger) *Cli
 // RetrieveLead fetches one lead with GET {base}/tenants/{tenantID}/leads/{leadID}
 // and returns the response body, the lead object as Aurora sends it, verbatim.
 // It makes exactly one request; deciding whether and when to try again is
-// the caller's (see IsRetryable, IsNotFound, IsAuth, RetryAfter). Non-200
-// answers are returned as *APIError, wrapped with the ids.
+// the caller's. A failure is an *enrich.FetchError whose Kind says what it
+// means to enrich (see asFetchError); it wraps the cause, an *APIError for a
+// non-200 answer, with the ids, so IsRetryable, IsNotFound, IsAuth and
+// RetryAfter work on it too.
 func (c *Client) RetrieveLead(ctx context.Context, tenantID, token, leadID string) ([]byte, error) {
 	if err := c.check(tenantID, token, leadID); err != nil {
-		return nil, fmt.Errorf("retrieve aurora lead %q of tenant %q: %w", leadID, tenantID, err)
+		return nil, asFetchError(fmt.Errorf("retrieve aurora lead %q of tenant %q: %w", leadID, tenantID, err), 0)
 	}
 	start := c.now()
 	body, status, err := c.get(ctx, "/tenants/"+url.PathEscape(tenantID)+"/leads/"+url.PathEscape(leadID), token)
@@ -92,7 +99,10 @@ func (c *Client) RetrieveLead(ctx context.Context, tenantID, token, leadID strin
 		zap.Duration("duration", time.Since(start)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("retrieve aurora lead %q of tenant %q: %w", leadID, tenantID, err)
+		if status == http.StatusOK {
+			status = 0 // a 200 whose body failed: no usable answer
+		}
+		return nil, asFetchError(fmt.Errorf("retrieve aurora lead %q of tenant %q: %w", leadID, tenantID, err), status)
 	}
 	return body, nil
 }

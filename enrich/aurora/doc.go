@@ -12,11 +12,14 @@
 //	                      +-> Kafka leads (or leads.dlq)
 //
 // The client returns the body verbatim (the lead record keeps the provider's
-// fields, nothing dropped) and classifies failures so the consumer can choose
-// between retrying with backoff and dead-lettering: see [IsRetryable],
-// [IsNotFound], [IsAuth] and [RetryAfter]. It does no retrying and no rate
-// limiting of its own; both belong to the consumer, which knows its budget
-// per API token.
+// fields, nothing dropped) and maps each failure onto enrich's vocabulary
+// (enrich.ErrNotFound, ErrUnauthorized, ErrThrottled, ErrUnavailable, in an
+// *enrich.FetchError with the status and Retry-After), as WTF Dial's http
+// package maps statuses onto its domain's error codes: the adapter imports
+// the domain, never the other way round. [IsRetryable], [IsNotFound],
+// [IsAuth] and [RetryAfter] are the HTTP side of that table. It does no
+// retrying and no rate limiting of its own; both belong to the consumer,
+// which knows its budget per API token.
 //
 // Errors and logs carry tenant and lead ids, status codes and sizes, never the
 // API token and never a response body (it holds the homeowner's PII).

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leadbridge/leadbridge/enrich"
 )
 
 var (
@@ -129,4 +131,25 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// asFetchError maps a failed call onto enrich's vocabulary, as WTF Dial maps
+// HTTP statuses onto its error codes: 404 is enrich.ErrNotFound, 401/403
+// enrich.ErrUnauthorized, 429 enrich.ErrThrottled, what IsRetryable accepts
+// enrich.ErrUnavailable, anything else permanent. status is 0 when no answer
+// arrived.
+func asFetchError(err error, status int) error {
+	fe := &enrich.FetchError{Status: status, Err: err}
+	fe.RetryAfter, _ = RetryAfter(err)
+	switch {
+	case IsNotFound(err):
+		fe.Kind = enrich.ErrNotFound
+	case IsAuth(err):
+		fe.Kind = enrich.ErrUnauthorized
+	case hasStatus(err, http.StatusTooManyRequests):
+		fe.Kind = enrich.ErrThrottled
+	case IsRetryable(err):
+		fe.Kind = enrich.ErrUnavailable
+	}
+	return fe
 }

@@ -23,6 +23,8 @@ type partition struct {
 	committed int64           // the last offset the group acknowledged; -1 none
 	producing sync.WaitGroup  // produces in flight for records of this partition
 	hwm       int64           // high watermark seen in the last fetch
+
+	state *stateStore // the partition's lead keys
 }
 
 type entry struct {
@@ -31,9 +33,10 @@ type entry struct {
 	done   bool
 }
 
-func newPartition(parent context.Context, topic string, id int32) *partition {
+func newPartition(parent context.Context, topic string, id int32, state *stateStore) *partition {
 	ctx, cancel := context.WithCancel(parent)
-	return &partition{topic: topic, id: id, ctx: ctx, stop: cancel, mark: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1}
+	return &partition{topic: topic, id: id, ctx: ctx, stop: cancel, mark: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1,
+		state: state}
 }
 
 // add registers a polled record; records must be added in offset order.
@@ -75,6 +78,17 @@ func (p *partition) committedAt(offset int64) {
 	p.mu.Lock()
 	p.committed = max(p.committed, offset)
 	p.mu.Unlock()
+}
+
+// lag is the records between the commit point and the high watermark.
+func (p *partition) lag() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := p.hwm
+	if len(p.entries) > 0 {
+		next = p.entries[0].offset
+	}
+	return max(p.hwm-next, 0)
 }
 
 // outstanding is the number of polled records not yet committable.

@@ -10,7 +10,7 @@ import (
 // The commit point moves only over a done prefix, whatever order records
 // finish in, and a failed commit is offered again.
 func TestPartitionCommitPoint(t *testing.T) {
-	p := newPartition(context.Background(), "raw", 0)
+	p := newPartition(context.Background(), "raw", 0, newStateStore(0))
 	var es []*entry
 	for off := int64(10); off < 15; off++ {
 		es = append(es, p.add(&kgo.Record{Offset: off, LeaderEpoch: 3}))
@@ -45,7 +45,7 @@ func TestPartitionCommitPoint(t *testing.T) {
 
 // A revoked partition refuses new produces and waits for those in flight.
 func TestPartitionRevokeWaitsForProduces(t *testing.T) {
-	p := newPartition(context.Background(), "raw", 0)
+	p := newPartition(context.Background(), "raw", 0, newStateStore(0))
 	if !p.beginProduce() {
 		t.Fatal("a live partition refused a produce")
 	}

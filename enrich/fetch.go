@@ -1,0 +1,137 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// errConvertedLag: the webhook said lead_converted with a project id the API
+// does not show yet.
+var errConvertedLag = errors.New("lead_converted: the API does not show the project yet")
+
+// enrichAurora serves every waiting event of one Aurora lead with one
+// Retrieve Lead call (it returns the current state), retrying as the error
+// says, and produces one record reflecting the newest event.
+func (e *Enricher) enrichAurora(items []*item) {
+	last := items[len(items)-1]
+	ctx := last.part.ctx
+	token, ok := e.cfg.APITokens[last.tenant]
+	if !ok {
+		e.deadLetter(items, "no_api_token", fmt.Errorf("no Aurora API token configured for tenant %s", last.tenant), 0, e.cfg.Now())
+		return
+	}
+	if len(items) > 1 {
+		e.m.coalesced.Add(float64(len(items) - 1))
+		e.m.records.WithLabelValues(schema.ProviderAurora, "coalesced").Add(float64(len(items) - 1))
+	}
+	evs := make([]schema.Event, len(items))
+	for i, it := range items {
+		evs[i] = it.ev
+	}
+	hook := schema.AuroraWebhookOf(evs...)
+	// Mapped without the webhook's project first, to see whether the API
+	// shows it yet.
+	apiHook := schema.AuroraWebhook{Source: hook.Source}
+	var first time.Time
+	for attempt := 1; ; attempt++ {
+		if err := e.quota.wait(ctx, token.Reveal()); err != nil {
+			return // revoked or shutting down: the group re-processes it
+		}
+		body, err := e.call(ctx, last.tenant, token.Reveal(), last.leadID)
+		if ctx.Err() != nil {
+			return
+		}
+		now := e.cfg.Now()
+		if err == nil {
+			lead, merr := schema.LeadFromAurora(last.ev, last.tenant, apiHook, body)
+			if merr != nil {
+				e.deadLetter(items, "unmappable", merr, attempt, now)
+				return
+			}
+			if lead.LeadID != last.leadID { // never key a record by what the API says
+				e.deadLetter(items, "id_mismatch", errors.New("the API answered with another lead's id"), attempt, now)
+				return
+			}
+			if hook.ProjectID == "" || lead.ProjectID != "" {
+				e.produceLead(items, lead)
+				return
+			}
+			if first.IsZero() {
+				first = now
+			}
+			if now.Sub(first) >= e.cfg.NotFoundRetryFor {
+				// API lag outlasted the wait: the webhook's word stands.
+				lead, _ = schema.LeadFromAurora(last.ev, last.tenant, hook, body)
+				e.produceLead(items, lead)
+				return
+			}
+			err = errConvertedLag
+		} else if first.IsZero() {
+			first = now
+		}
+		wait, reason := e.retryWait(err, attempt, now.Sub(first), token.Reveal())
+		if reason != "" {
+			e.deadLetter(items, reason, err, attempt, first)
+			return
+		}
+		e.log.Debug("retrying Retrieve Lead", zap.String("tenant", last.tenant), zap.String("event_id", last.ev.ID),
+			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// retryWait decides after a failed attempt: the wait before the next one, or
+// the DLQ reason when there is none. failing is how long the lead has failed.
+func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, token string) (wait time.Duration, dlqReason string) {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return 0, "unauthorized"
+	case errors.Is(err, ErrNotFound), errors.Is(err, errConvertedLag):
+		if failing >= e.cfg.NotFoundRetryFor {
+			return 0, "not_found"
+		}
+	case errors.Is(err, ErrThrottled), errors.Is(err, ErrUnavailable):
+		if failing >= e.cfg.RetryFor {
+			return 0, "retries_exhausted"
+		}
+		if ra, ok := retryAfter(err); ok {
+			wait = min(ra, e.cfg.BackoffMax)
+		}
+		if errors.Is(err, ErrThrottled) {
+			e.quota.throttled(token, wait)
+		}
+	default:
+		return 0, "permanent"
+	}
+	return max(wait, backoff(e.cfg.BackoffBase, e.cfg.BackoffMax, attempt-1)), ""
+}
+
+// call is one Retrieve Lead call under the in-flight bound and the timeout.
+func (e *Enricher) call(ctx context.Context, tenant, token, leadID string) ([]byte, error) {
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	e.m.inflight.Inc()
+	defer e.m.inflight.Dec()
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	defer cancel()
+	start := time.Now()
+	body, err := e.fetch.RetrieveLead(cctx, tenant, token, leadID)
+	status := statusLabel(statusOf(err))
+	e.m.apiCalls.WithLabelValues(status).Inc()
+	e.m.apiTime.WithLabelValues(status).Observe(time.Since(start).Seconds())
+	return body, err
+}

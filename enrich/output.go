@@ -1,0 +1,229 @@
+package enrich
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// writer is where the records for one partition's items go: straight to
+// the broker (at-least-once) or into the open transaction (exactly-once).
+type writer interface {
+	// write sends recs, all for items of part. ok is false when they were
+	// not written: part was revoked or the member is stopping (the group
+	// re-processes them), or the broker refused them for good (err).
+	write(part *partition, recs ...*kgo.Record) (ok bool, err error)
+	// txn reports whether state changes wait for a transaction to commit.
+	txn() bool
+}
+
+// produceLead writes the lead record for items (all of one key; the last is
+// the newest) and marks them done once it is written. Nothing is produced
+// for an erased key, for a record older than the key's newest (by provider
+// updated_at), or for one whose content equals the key's last record.
+func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
+	last := items[len(items)-1]
+	provider := lead.Provider
+	store := last.part.state
+	id := idOf(lead.Key)
+	prev, seen := store.get(id)
+	next := prev
+	updated, hasTime := schema.LeadUpdatedAt(lead)
+	switch {
+	case seen && prev.erased:
+		e.m.records.WithLabelValues(provider, "erased").Add(float64(len(items)))
+		finishAll(items)
+		return
+	case hasTime && seen && updated.UnixNano() < prev.updated:
+		e.m.records.WithLabelValues(provider, "stale").Add(float64(len(items)))
+		finishAll(items)
+		return
+	}
+	if hasTime {
+		next.updated = max(prev.updated, updated.UnixNano())
+	}
+	value, err := marshalLead(lead)
+	if err == nil {
+		err = schema.ValidateLead(value)
+	}
+	if err != nil { // a mapping bug: never publish what breaks our own schema
+		e.deadLetter(items, "schema_violation", err, 1, e.cfg.Now())
+		return
+	}
+	next.hash = contentHash(lead)
+	if seen && prev.hash == next.hash {
+		if next != prev { // a newer updated_at with the same content: remember it
+			e.putState(last.part, lead.Key, id, next)
+		}
+		e.m.records.WithLabelValues(provider, "unchanged").Add(float64(len(items)))
+		finishAll(items)
+		return
+	}
+	rec := leadEvent(lead, last.ev, value).Record()
+	rec.Topic = e.cfg.LeadsTopic
+	if ok, err := e.out.write(last.part, rec); !ok {
+		if err != nil { // e.g. over max.message.bytes: the raw record still fits the DLQ
+			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())
+		}
+		return
+	}
+	e.putState(last.part, lead.Key, id, next)
+	e.m.records.WithLabelValues(provider, "produced").Inc()
+	e.m.latency.Observe(e.cfg.Now().Sub(last.ev.Time).Seconds())
+	finishAll(items)
+}
+
+// putState records a key's new state (exactly-once: also on the state
+// topic, in the open transaction).
+func (e *Enricher) putState(part *partition, key string, id keyID, k keyState) {
+	part.state.put(id, k, e.out.txn())
+	if e.stateTopic() != "" {
+		_, _ = e.out.write(part, &kgo.Record{Topic: e.stateTopic(), Partition: part.id, Key: []byte(key),
+			Value: schema.EncodeLeadState(k.lead())})
+	}
+}
+
+// stateTopic is the state topic when state is durable, else "".
+func (e *Enricher) stateTopic() string { return "" }
+
+// contentHash identifies a lead record's content without its source_event,
+// which differs for every raw event even when the lead did not change.
+func contentHash(l schema.Lead) [16]byte {
+	l.SourceEvent = schema.SourceEvent{}
+	b, _ := marshalLead(l) // it marshalled once already
+	h := sha256.Sum256(b)
+	return [16]byte(h[:16])
+}
+
+// leadEvent is the CloudEvent of a lead record: ce_id and ce_source name the
+// raw event it reflects, ce_rawtype its type.
+func leadEvent(l schema.Lead, raw schema.Event, value []byte) schema.Event {
+	return schema.Event{
+		ID:           raw.ID,
+		Source:       raw.Source,
+		Type:         schema.LeadEventType,
+		Subject:      l.LeadID,
+		Time:         raw.Time,
+		PartitionKey: l.Key,
+		DataSchema:   schema.LeadSchemaID,
+		Extensions:   map[string]string{schema.ExtRawType: raw.Type},
+		Data:         value,
+	}
+}
+
+// marshalLead encodes without HTML escaping so provider fields keep their bytes.
+func marshalLead(l schema.Lead) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(l); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// syncWriter produces each record and waits for its ack, retrying what can
+// be retried until the partition is revoked or the member stops.
+type syncWriter struct{ e *Enricher }
+
+func (w *syncWriter) txn() bool { return false }
+
+func (w *syncWriter) write(part *partition, recs ...*kgo.Record) (bool, error) {
+	for _, rec := range recs {
+		if ok, err := w.produce(part, rec); !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err error) {
+	e := w.e
+	for attempt := 0; ; attempt++ {
+		if !part.beginProduce() {
+			return false, nil
+		}
+		// Not canceled with the partition: a produce in flight finishes (or
+		// times out after DeliveryTimeout) so revoke knows it is over.
+		err := e.client.ProduceSync(context.WithoutCancel(part.ctx), rec).FirstErr()
+		part.endProduce()
+		if err == nil {
+			return true, nil
+		}
+		if !kerr.IsRetriable(err) && !errors.Is(err, kgo.ErrRecordTimeout) && !errors.Is(err, kgo.ErrRecordRetries) {
+			e.log.Error("produce failed permanently", zap.String("topic", rec.Topic), zap.Error(err))
+			return false, err
+		}
+		e.log.Warn("produce failed; retrying", zap.String("topic", rec.Topic), zap.Error(err))
+		select {
+		case <-part.ctx.Done():
+			return false, nil
+		case <-time.After(backoff(e.cfg.BackoffBase, e.cfg.BackoffMax, attempt)):
+		}
+	}
+}
+
+func finishAll(items []*item) {
+	for _, it := range items {
+		it.done()
+	}
+}
+
+// deadLetter writes each raw record unchanged to the DLQ with headers saying
+// why, how many attempts, when, and where it came from; the events are done
+// once the DLQ has them. A DLQ that cannot be written holds the offsets back
+// (the error is logged): nothing is dropped silently.
+func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempts int, first time.Time) {
+	now := e.cfg.Now().UTC()
+	fields := []zap.Field{zap.String("reason", reason), zap.Int("events", len(items)), zap.Int("attempts", attempts)}
+	if reason != "schema_violation" { // schema errors may quote values; the DLQ header keeps them
+		fields = append(fields, zap.Error(cause))
+	}
+	e.log.Warn("dead-lettering", fields...)
+	for _, it := range items {
+		if ok, _ := e.out.write(it.part, dlqRecord(e.cfg.DLQTopic, it.rec, reason, cause, attempts, first, now)); !ok {
+			return // revoked, stopping, or the DLQ refused it (logged): the offset is held
+		}
+		e.m.dlq.WithLabelValues(reason).Inc()
+		e.m.records.WithLabelValues(providerOf(it.ev), "dlq").Inc()
+		it.done()
+	}
+}
+
+// dlqRecord is raw record r, unchanged, with the DLQ headers.
+func dlqRecord(topic string, r *kgo.Record, reason string, cause error, attempts int, first, now time.Time) *kgo.Record {
+	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value,
+		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+			hdr(schema.HeaderDLQReason, reason),
+			hdr(schema.HeaderDLQError, cause.Error()),
+			hdr(schema.HeaderDLQAttempts, strconv.Itoa(attempts)),
+			hdr(schema.HeaderDLQFirstFailure, first.UTC().Format(time.RFC3339Nano)),
+			hdr(schema.HeaderDLQLastFailure, now.Format(time.RFC3339Nano)),
+			hdr(schema.HeaderDLQTopic, r.Topic),
+			hdr(schema.HeaderDLQPartition, strconv.Itoa(int(r.Partition))),
+			hdr(schema.HeaderDLQOffset, strconv.FormatInt(r.Offset, 10)),
+		)}
+}
+
+func hdr(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
+
+func providerOf(ev schema.Event) string {
+	switch {
+	case strings.HasPrefix(ev.Type, schema.AuroraTypePrefix):
+		return schema.ProviderAurora
+	case strings.HasPrefix(ev.Type, schema.LeadProTypePrefix):
+		return schema.ProviderLeadPro
+	}
+	return "unknown"
+}

@@ -1,0 +1,157 @@
+package enrich
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// item is one raw record on its way to a lead record.
+type item struct {
+	rec    *kgo.Record
+	ev     schema.Event
+	part   *partition
+	ent    *entry
+	key    string // lead key
+	tenant string // Aurora tenant id (Aurora items)
+	leadID string
+	aurora bool
+}
+
+func (it *item) done() { it.part.finish(it.ent) }
+
+// plausibleLeadID is one URL path segment of RFC 3986's unreserved
+// characters: a lead id becomes part of the Retrieve Lead path, so anything
+// else (".", "..", a slash, a query) never reaches the API.
+var plausibleLeadID = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
+
+func validLeadID(id string) bool {
+	return id != "." && id != ".." && plausibleLeadID.MatchString(id)
+}
+
+// dispatch classifies a polled record and queues its work.
+func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
+	ent := part.add(r)
+	it := &item{rec: r, part: part, ent: ent}
+	dead := func(reason string, err error) {
+		e.goWork(func() { e.deadLetter([]*item{it}, reason, err, 1, e.cfg.Now()) })
+	}
+	ev, err := schema.DecodeRecord(r)
+	if err != nil {
+		dead("invalid_event", err)
+		return
+	}
+	it.ev = ev
+	switch {
+	case strings.HasPrefix(ev.Type, schema.AuroraTypePrefix):
+		if !schema.IsAuroraLeadEvent(strings.TrimPrefix(ev.Type, schema.AuroraTypePrefix)) {
+			e.m.records.WithLabelValues(schema.ProviderAurora, "skipped").Inc()
+			it.done() // other Aurora events stay on the raw topic for whoever wants them
+			return
+		}
+		var d schema.AuroraData
+		if err := json.Unmarshal(ev.Data, &d); err != nil || d.TenantID == "" {
+			dead("invalid_event", errors.New("aurora lead event without tenant_id"))
+			return
+		}
+		id := d.Attributes["lead_id"]
+		switch {
+		case id == "":
+			dead("no_lead_id", errors.New("aurora lead event without lead_id"))
+			return
+		case !validLeadID(id):
+			dead("invalid_lead_id", errors.New("aurora lead_id is not a plausible path segment"))
+			return
+		}
+		it.aurora, it.tenant, it.leadID = true, d.TenantID, id
+		it.key = schema.AuroraKey(d.TenantID, id)
+	case strings.HasPrefix(ev.Type, schema.LeadProTypePrefix):
+		switch strings.TrimPrefix(ev.Type, schema.LeadProTypePrefix) {
+		case schema.LeadProLeadCreated, schema.LeadProLeadUpdated:
+		default:
+			dead("unknown_event", errors.New("leadpro event type is not lead.created or lead.updated"))
+			return
+		}
+		it.key = ev.PartitionKey
+		if it.key == "" {
+			it.key = string(r.Key)
+		}
+		// A delivery without data.id is keyed by its account alone.
+		if parts := strings.SplitN(it.key, ":", 3); len(parts) < 3 || parts[2] == "" {
+			dead("no_lead_id", errors.New("leadpro event without data.id"))
+			return
+		}
+	default:
+		e.m.records.WithLabelValues("other", "skipped").Inc()
+		it.done()
+		return
+	}
+	e.enqueue(it)
+}
+
+// keyQueue holds the events of one lead key waiting for its worker. One
+// worker per key keeps raw-topic order per lead; what queues up while the
+// worker is busy is served together (one API call for an Aurora lead).
+type keyQueue struct {
+	waiting []*item
+}
+
+func (e *Enricher) enqueue(it *item) {
+	e.mu.Lock()
+	q, running := e.keys[it.key]
+	if !running {
+		q = &keyQueue{}
+		e.keys[it.key] = q
+	}
+	q.waiting = append(q.waiting, it)
+	e.mu.Unlock()
+	if !running {
+		e.goWork(func() { e.runKey(it.key) })
+	}
+}
+
+// runKey serves a key's queue until it is empty, then forgets the key.
+func (e *Enricher) runKey(key string) {
+	for {
+		e.mu.Lock()
+		q := e.keys[key]
+		batch := q.waiting
+		q.waiting = nil
+		if len(batch) == 0 {
+			delete(e.keys, key)
+			e.mu.Unlock()
+			return
+		}
+		e.mu.Unlock()
+		live := batch[:0]
+		for _, it := range batch {
+			if it.part.ctx.Err() == nil { // drop events of partitions this member lost
+				live = append(live, it)
+			}
+		}
+		if len(live) == 0 {
+			continue
+		}
+		if live[0].aurora {
+			e.enrichAurora(live)
+			continue
+		}
+		for _, it := range live {
+			e.fromLeadPro(it)
+		}
+	}
+}
+
+func (e *Enricher) fromLeadPro(it *item) {
+	lead, err := schema.LeadFromLeadPro(it.ev)
+	if err != nil {
+		e.deadLetter([]*item{it}, "unmappable", err, 1, e.cfg.Now())
+		return
+	}
+	e.produceLead([]*item{it}, lead)
+}

@@ -1,0 +1,165 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// scripted answers each call with the next of answers, then the last forever.
+func scripted(calls *atomic.Int32, answers ...func() ([]byte, error)) fetcherFunc {
+	return func(context.Context, string, string, string) ([]byte, error) {
+		n := int(calls.Add(1)) - 1
+		return answers[min(n, len(answers)-1)]()
+	}
+}
+
+func fail(kind error, status int, retryAfter time.Duration) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		return nil, &FetchError{Kind: kind, Status: status, RetryAfter: retryAfter, Err: errors.New("status " + strconv.Itoa(status))}
+	}
+}
+
+func ok(body []byte) func() ([]byte, error) { return func() ([]byte, error) { return body, nil } }
+
+// Retryable failures are retried with backoff, a 429's Retry-After is
+// honoured, and the lead then gets its record.
+func TestRetryThenRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		u := newUnit(t, scripted(&calls, fail(ErrUnavailable, 500, 0), fail(ErrUnavailable, 503, 0),
+			fail(ErrThrottled, 429, 1500*time.Millisecond), ok(leadBody("L1", "2026-01-02T00:00:00Z"))))
+		start := time.Now()
+		u.aurora("lead_created", "L1")
+		u.wait()
+		if got := len(u.leads(t)); got != 1 || calls.Load() != 4 {
+			t.Fatalf("%d records after %d calls, want 1 after 4", got, calls.Load())
+		}
+		// The backoffs of the first two tries are at most 0.3 s together.
+		if took := time.Since(start); took < 1500*time.Millisecond {
+			t.Fatalf("done after %v: the 429's Retry-After of 1.5s was not honoured", took)
+		}
+		if len(u.dlqReasons()) != 0 {
+			t.Fatalf("DLQ: %v", u.dlqReasons())
+		}
+	})
+}
+
+// Each failure that does not heal ends in the DLQ with its reason, after
+// the time its policy allows and not before.
+func TestFailurePolicies(t *testing.T) {
+	for name, tc := range map[string]struct {
+		answer           func() ([]byte, error)
+		reason           string
+		minWait, maxWait time.Duration // virtual time before the DLQ
+		maxCalls         int32
+	}{
+		"401 at once":          {fail(ErrUnauthorized, 401, 0), "unauthorized", 0, 0, 1},
+		"404 for a while":      {fail(ErrNotFound, 404, 0), "not_found", 20 * time.Second, 23 * time.Second, 100},
+		"5xx until retry_for":  {fail(ErrUnavailable, 503, 0), "retries_exhausted", time.Minute, time.Minute + 3*time.Second, 100},
+		"429 until retry_for":  {fail(ErrThrottled, 429, time.Second), "retries_exhausted", time.Minute, time.Minute + 3*time.Second, 100},
+		"unknown is permanent": {func() ([]byte, error) { return nil, errors.New("boom") }, "permanent", 0, 0, 1},
+		"not a lead body":      {ok([]byte(`{"no":"id"}`)), "unmappable", 0, 0, 1},
+		"another lead's id":    {ok(leadBody("OTHER", "2026-01-02T00:00:00Z")), "id_mismatch", 0, 0, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int32
+				u := newUnit(t, scripted(&calls, tc.answer))
+				start := time.Now()
+				u.aurora("lead_changed", "L1")
+				u.wait()
+				took := time.Since(start)
+				if got := u.dlqReasons(); !slices.Equal(got, []string{tc.reason}) {
+					t.Fatalf("DLQ reasons %v, want [%s]", got, tc.reason)
+				}
+				if took < tc.minWait || took > tc.maxWait {
+					t.Errorf("dead-lettered after %v, want between %v and %v", took, tc.minWait, tc.maxWait)
+				}
+				if calls.Load() > tc.maxCalls {
+					t.Errorf("%d calls, want at most %d", calls.Load(), tc.maxCalls)
+				}
+				if len(u.leads(t)) != 0 {
+					t.Error("a lead record was produced")
+				}
+			})
+		})
+	}
+}
+
+// Lead ids that cannot be one path segment, events without a lead id and
+// LeadPro events of an unknown type go to the DLQ and never reach the API.
+func TestUnusableEventsNeverReachTheAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		u := newUnit(t, scripted(&calls, ok(leadBody("x", "2026-01-02T00:00:00Z"))))
+		for _, id := range []string{".", "..", "a/b", "../../admin", "a?b=1", "a%2Fb", "a b", string(make([]byte, 200))} {
+			u.aurora("lead_changed", id)
+		}
+		u.aurora("lead_created", "")
+		u.feed(schema.Event{ID: "lp-1", Source: schema.LeadProSource("9"), Type: schema.LeadProTypePrefix + "lead.deleted",
+			Time: time.Now().UTC(), PartitionKey: schema.LeadProKey("9", "1"), Data: []byte(`{"event":"lead.deleted","data":{"id":1}}`)})
+		u.feed(schema.Event{ID: "lp-2", Source: schema.LeadProSource("9"), Type: schema.LeadProTypePrefix + "lead.created",
+			Time: time.Now().UTC(), PartitionKey: "leadpro:9", Data: []byte(`{"event":"lead.created","data":{}}`)})
+		u.wait()
+		want := map[string]int{"invalid_lead_id": 8, "no_lead_id": 2, "unknown_event": 1}
+		got := map[string]int{}
+		for _, r := range u.dlqReasons() {
+			got[r]++
+		}
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("%s: %d in the DLQ, want %d (all: %v)", k, got[k], n, got)
+			}
+		}
+		if calls.Load() != 0 {
+			t.Fatalf("%d API calls for unusable events", calls.Load())
+		}
+		if u.part.outstanding() != 0 {
+			if _, ok := u.part.committable(); !ok || u.part.outstanding() != 0 {
+				t.Fatal("unusable events were not marked done: the partition would stall")
+			}
+		}
+	})
+}
+
+// A lead_converted webhook whose project the API does not show yet is API
+// lag: retried like a 404, then the record carries the webhook's project.
+func TestConvertedLag(t *testing.T) {
+	t.Run("the API catches up", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int32
+			u := newUnit(t, scripted(&calls, ok(leadBody("L1", "2026-01-02T00:00:00Z")),
+				ok(leadBody("L1", "2026-01-02T00:00:01Z", "project_id", "P-api"))))
+			u.aurora("lead_converted", "L1", "project_id", "P-api")
+			u.wait()
+			l := u.leads(t)
+			if len(l) != 1 || l[0].ProjectID != "P-api" || l[0].Status != schema.StatusConverted || calls.Load() != 2 {
+				t.Fatalf("records %+v after %d calls", l, calls.Load())
+			}
+		})
+	})
+	t.Run("the API never shows it", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int32
+			u := newUnit(t, scripted(&calls, ok(leadBody("L1", "2026-01-02T00:00:00Z"))))
+			start := time.Now()
+			u.aurora("lead_converted", "L1", "project_id", "P-hook")
+			u.wait()
+			l := u.leads(t)
+			if len(l) != 1 || l[0].ProjectID != "P-hook" || l[0].Status != schema.StatusConverted {
+				t.Fatalf("records %+v: a converted lead must not read open", l)
+			}
+			if took := time.Since(start); took < 20*time.Second {
+				t.Fatalf("gave up waiting for the API after %v, want not_found_retry_for (20s)", took)
+			}
+		})
+	})
+}
