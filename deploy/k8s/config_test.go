@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/topics"
 )
 
 // secretKeys are the files of the Secret leadbridge-secrets that production
@@ -192,7 +194,7 @@ func TestProductionSecretIsDocumented(t *testing.T) {
 			t.Errorf("overlays/production/kustomization.yaml does not show how to create the key %s", k)
 		}
 	}
-	for _, ov := range []string{"production", "plain-hpa"} {
+	for _, ov := range []string{"production", "plain-hpa", "strimzi"} {
 		if o := build(t, ov); len(o.secrets) > 0 {
 			t.Errorf("overlays/%s holds a Secret: secret values stay out of the repository", ov)
 		}
@@ -204,9 +206,9 @@ func TestProductionSecretIsDocumented(t *testing.T) {
 // kubectl --validate=strict) and against the configuration.
 func checkScaledObject(t *testing.T, so map[string]any, c config.Config) {
 	t.Helper()
-	sch := kedaSchema(t)
+	sch := crdSchema(t, "testdata/keda.sh_scaledobjects.yaml", "v1alpha1")
 	if err := sch.Validate(so); err != nil {
-		t.Errorf("the ScaledObject does not validate against KEDA's CRD: %v", err)
+		t.Errorf("the ScaledObject does not validate against KEDA's CRD: %#v", err)
 	}
 	spec, _ := so["spec"].(map[string]any)
 	if ref, _ := spec["scaleTargetRef"].(map[string]any); ref["name"] != "leadbridge-enrich" {
@@ -239,9 +241,10 @@ func checkScaledObject(t *testing.T, so map[string]any, c config.Config) {
 	}
 }
 
-func kedaSchema(t *testing.T) *jsonschema.Schema {
+// crdSchema is the schema of one version of a vendored CRD, made strict.
+func crdSchema(t *testing.T, file, version string) *jsonschema.Schema {
 	t.Helper()
-	b, err := os.ReadFile("testdata/keda.sh_scaledobjects.yaml")
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,22 +262,22 @@ func kedaSchema(t *testing.T) *jsonschema.Schema {
 		t.Fatal(err)
 	}
 	for _, v := range crd.Spec.Versions {
-		if v.Name != "v1alpha1" {
+		if v.Name != version {
 			continue
 		}
 		s := v.Schema.OpenAPIV3Schema
 		strict(s)
 		c := jsonschema.NewCompiler()
-		if err := c.AddResource("keda-scaledobject.json", s); err != nil {
+		if err := c.AddResource(file+".json", s); err != nil {
 			t.Fatal(err)
 		}
-		sch, err := c.Compile("keda-scaledobject.json")
+		sch, err := c.Compile(file + ".json")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sch
 	}
-	t.Fatal("the CRD has no v1alpha1 schema")
+	t.Fatalf("%s has no %s schema", file, version)
 	return nil
 }
 
@@ -354,6 +357,50 @@ func checkNetworkPolicies(t *testing.T, o objects, c config.Config) {
 		name := owner[strings.Index(owner, "/")+1:]
 		if !selected[name] {
 			t.Errorf("%s is selected by no NetworkPolicy", owner)
+		}
+	}
+}
+
+// checkKafkaTopics: the Strimzi KafkaTopics validate against Strimzi's CRD
+// schema and declare exactly the topics `topics create` would create, with
+// the same partitions, replication and settings (cmd/topics).
+func checkKafkaTopics(t *testing.T, o objects, c config.Config) {
+	t.Helper()
+	sch := crdSchema(t, "testdata/kafkatopic.strimzi.io_v1beta2.yaml", "v1beta2")
+	got := map[string]map[string]any{}
+	for name, kt := range o.topics {
+		if err := sch.Validate(kt); err != nil {
+			t.Errorf("KafkaTopic %s does not validate against Strimzi's CRD: %#v", name, err)
+		}
+		if kt["apiVersion"] != "kafka.strimzi.io/v1beta2" {
+			t.Errorf("KafkaTopic %s: apiVersion %v", name, kt["apiVersion"])
+		}
+		spec, _ := kt["spec"].(map[string]any)
+		got[fmt.Sprint(spec["topicName"])] = spec
+	}
+	specs := topics.Specs(c.Topics)
+	if len(got) != len(specs) {
+		t.Errorf("%d KafkaTopics, topics create makes %d topics", len(got), len(specs))
+	}
+	for _, s := range specs {
+		spec, ok := got[s.Name]
+		if !ok {
+			t.Errorf("no KafkaTopic for the %s topic %s", s.Role, s.Name)
+			continue
+		}
+		if p, _ := spec["partitions"].(float64); int32(p) != c.Topics.Partitions {
+			t.Errorf("KafkaTopic %s: partitions %v, want %d", s.Name, spec["partitions"], c.Topics.Partitions)
+		}
+		if r, _ := spec["replicas"].(float64); int16(r) != c.Topics.ReplicationFactor {
+			t.Errorf("KafkaTopic %s: replicas %v, want %d", s.Name, spec["replicas"], c.Topics.ReplicationFactor)
+		}
+		cfg := map[string]string{}
+		m, _ := spec["config"].(map[string]any)
+		for k, v := range m {
+			cfg[k] = fmt.Sprint(v)
+		}
+		if !maps.Equal(cfg, s.Configs) {
+			t.Errorf("KafkaTopic %s: config %v, topics create sets %v", s.Name, cfg, s.Configs)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package k8s holds the Kubernetes manifests (kustomize: base/ and
-// overlays/dev, overlays/production, overlays/plain-hpa) and their test.
+// overlays/dev, overlays/production, overlays/plain-hpa, overlays/strimzi)
+// and their test.
 // The package has no code outside its tests: the test builds every overlay
 // with kustomize's Go API, decodes every object strictly into k8s.io/api
 // types, validates the KEDA ScaledObject against KEDA's CRD schema

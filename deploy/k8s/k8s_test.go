@@ -27,12 +27,13 @@ import (
 
 // overlays are the directories under overlays/ a user applies, and what each must hold.
 var overlays = map[string]struct {
-	keda, sandbox, hpaEnrich bool
-	ingestReplicas           int32
+	keda, sandbox, hpaEnrich, strimzi bool
+	ingestReplicas                    int32
 }{
 	"dev":        {sandbox: true, ingestReplicas: 1},
 	"production": {keda: true, ingestReplicas: 3},
 	"plain-hpa":  {hpaEnrich: true, ingestReplicas: 3},
+	"strimzi":    {keda: true, strimzi: true, ingestReplicas: 3},
 }
 
 func TestOverlaysAreAllTested(t *testing.T) {
@@ -58,6 +59,7 @@ type objects struct {
 	hpas        map[string]*autoscalingv2.HorizontalPodAutoscaler
 	netpols     map[string]*networkingv1.NetworkPolicy
 	scaled      map[string]map[string]any // KEDA ScaledObjects, as JSON
+	topics      map[string]map[string]any // Strimzi KafkaTopics, as JSON
 }
 
 // build runs kustomize's Go API on an in-memory copy of this directory and
@@ -85,7 +87,8 @@ func build(t *testing.T, overlay string) objects {
 	o := objects{deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
 		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, jobs: map[string]*batchv1.Job{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{},
-		netpols: map[string]*networkingv1.NetworkPolicy{}, scaled: map[string]map[string]any{}}
+		netpols: map[string]*networkingv1.NetworkPolicy{}, scaled: map[string]map[string]any{},
+		topics: map[string]map[string]any{}}
 	for _, r := range resMap.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
@@ -121,12 +124,12 @@ func build(t *testing.T, overlay string) objects {
 		case "NetworkPolicy":
 			v := &networkingv1.NetworkPolicy{}
 			o.netpols[name], dst = v, v
-		case "ScaledObject":
+		case "ScaledObject", "KafkaTopic":
 			v := map[string]any{}
 			if err := json.Unmarshal(js, &v); err != nil {
 				t.Fatal(err)
 			}
-			o.scaled[name] = v
+			map[string]map[string]map[string]any{"ScaledObject": o.scaled, "KafkaTopic": o.topics}[kind][name] = v
 			continue
 		default:
 			t.Errorf("overlays/%s: unexpected kind %s (%s)", overlay, kind, name)
@@ -148,8 +151,14 @@ func TestOverlays(t *testing.T) {
 			cfgs := loadConfigs(t, o)
 			ingest := deployment(t, o, "leadbridge-ingest")
 			enrich := deployment(t, o, "leadbridge-enrich")
-			if _, ok := o.jobs["leadbridge-topics"]; !ok {
-				t.Error("no topics Job")
+			if _, ok := o.jobs["leadbridge-topics"]; ok == want.strimzi {
+				t.Errorf("topics Job present: %v; want it unless Strimzi declares the topics", ok)
+			}
+			if (len(o.topics) > 0) != want.strimzi {
+				t.Errorf("%d KafkaTopics, want them only in the strimzi overlay", len(o.topics))
+			}
+			if want.strimzi {
+				checkKafkaTopics(t, o, cfgs["topics"])
 			}
 			if got := *ingest.Spec.Replicas; got != want.ingestReplicas {
 				t.Errorf("ingest replicas %d, want %d", got, want.ingestReplicas)
