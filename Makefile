@@ -11,8 +11,13 @@ KAFKA := $(abspath deploy/kafka/run-kafka.sh)
 all: build
 
 # go test -timeout is per test binary; .ci/run bounds the whole run as well
-test:
+test: tidy-check
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout 12m $(GOTESTFLAGS) ./...
+
+# go.mod and go.sum must be what `go mod tidy` makes them (-e: a module host
+# that refuses does not fail the check; a real difference does)
+tidy-check:
+	@$(GO) mod tidy -e -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy -e" >&2; exit 1; }
 
 # the 3-broker failure test (starts its own cluster; JDK 17, jars as for kafka-start)
 test-cluster:

@@ -6,7 +6,9 @@
 //  1. LEADBRIDGE_TEST_KAFKA_BROKERS (comma separated host:port list): a real
 //     Apache Kafka started outside the test, normally by deploy/kafka/run-kafka.sh
 //     (`make kafka-start` for developers; .ci/run in CI always sets it);
-//  2. a testcontainers-go apache/kafka container, when a Docker engine answers;
+//  2. a testcontainers-go apache/kafka container, when a Docker engine answers
+//     and the tests are built with -tags testcontainers (so that testcontainers
+//     and its dependencies stay out of `go build ./...`);
 //  3. an in-process kfake cluster (github.com/twmb/franz-go/pkg/kfake), with a
 //     loud log line: kfake is a fake and differs from Kafka in corner cases.
 //
