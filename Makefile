@@ -31,8 +31,11 @@ vet:
 
 # A real single-node Apache Kafka (KRaft, jars from Maven Central, no Docker) for the
 # tests; see deploy/kafka/README.md. Paste the printed export line, then `make test`.
+# Other ports: KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 make kafka-start
+# A broker that does not start (a busy port) fails here, loudly: never an empty export.
 kafka-start:
-	@eval "$$($(KAFKA) start)" && \
+	@out=$$($(KAFKA) start) || exit 1; eval "$$out"; \
+	  [ -n "$$KAFKA_SEED_BROKERS" ] || { echo "kafka-start: the broker gave no address" >&2; exit 1; }; \
 	  echo "export LEADBRIDGE_TEST_KAFKA_BROKERS=$$KAFKA_SEED_BROKERS LEADBRIDGE_TEST_KAFKA_CTL=$(KAFKA)"
 
 kafka-stop:

@@ -49,6 +49,9 @@ saved_port() {  # $1 = PLAINTEXT | CONTROLLER
   sed -n -E "s/^listeners=.*$1:\/\/[^,]*:([0-9]+).*/\1/p" "$CONF/server.properties" | head -1
 }
 PORT=${KAFKA_PORT:-$(saved_port PLAINTEXT)}; PORT=${PORT:-9092}
+# where PORT came from, said at start: a port chosen once must not stick silently
+PORT_FROM="KAFKA_PORT"
+[[ -n ${KAFKA_PORT:-} ]] || PORT_FROM=$([[ -n $(saved_port PLAINTEXT) ]] && echo "the port this work dir last ran with ($CONF/server.properties); KAFKA_PORT=<port> picks another" || echo "the default")
 CPORT=${KAFKA_CONTROLLER_PORT:-$(saved_port CONTROLLER)}; CPORT=${CPORT:-9093}
 PIDFILE=$WORK/kafka.pid
 MVN=${MVN:-mvn}
@@ -228,8 +231,9 @@ start() {
     PORT=$p
     log "already running (pid $(cat "$PIDFILE"))"; print_env; return
   fi
+  log "client port $PORT: $PORT_FROM"
   for p in "$PORT" "$CPORT"; do
-    port_open "$p" && die "port $HOST:$p is already in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+    port_open "$p" && die "port $HOST:$p is already in use by another process: pick free ports, e.g. KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 make kafka-start"
   done
   prepare
   local out=$LOGS/kafka.out t0
