@@ -6,19 +6,20 @@ import (
 	"os"
 	"time"
 
+	"github.com/leadbridge/leadbridge/cmd/topics"
 	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
 // Config is the whole user configuration (README "Configure it").
 type Config struct {
-	Kafka   Kafka   `yaml:"kafka"`
-	Topics  Topics  `yaml:"topics"`
-	HTTP    HTTP    `yaml:"http"`
-	Aurora  Aurora  `yaml:"aurora"`
-	LeadPro LeadPro `yaml:"leadpro"`
-	Enrich  Enrich  `yaml:"enrich"`
-	Log     Log     `yaml:"log"`
+	Kafka   Kafka         `yaml:"kafka"`
+	Topics  topics.Config `yaml:"topics"`
+	HTTP    HTTP          `yaml:"http"`
+	Aurora  Aurora        `yaml:"aurora"`
+	LeadPro LeadPro       `yaml:"leadpro"`
+	Enrich  Enrich        `yaml:"enrich"`
+	Log     Log           `yaml:"log"`
 
 	// from maps a key (YAML path) to the LEADBRIDGE_* variable its value came
 	// from, so errors name what the user wrote.
@@ -49,18 +50,6 @@ type SASL struct {
 	Username     string        `yaml:"username"`
 	Password     schema.Secret `yaml:"password"`
 	PasswordFile string        `yaml:"password_file"`
-}
-
-type Topics struct {
-	Raw   string `yaml:"raw"`
-	Leads string `yaml:"leads"`
-	DLQ   string `yaml:"dlq"`
-	// Erasures is the audit topic of `leadbridge forget` (never expires).
-	Erasures          string        `yaml:"erasures"` // default leads.erasures
-	Partitions        int32         `yaml:"partitions"`
-	ReplicationFactor int16         `yaml:"replication_factor"`
-	RawRetention      time.Duration `yaml:"raw_retention"` // default 168h (7 days)
-	DLQRetention      time.Duration `yaml:"dlq_retention"` // default 720h (30 days)
 }
 
 type HTTP struct {
@@ -145,9 +134,8 @@ const DefaultMaxConnections = 4096
 // Default is the configuration before the file and the environment apply.
 func Default() Config {
 	return Config{
-		Kafka: Kafka{Brokers: []string{"localhost:9092"}, MaxBufferedBytes: 64 << 20},
-		Topics: Topics{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Erasures: "leads.erasures", Partitions: 12,
-			ReplicationFactor: 1, RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour},
+		Kafka:  Kafka{Brokers: []string{"localhost:9092"}, MaxBufferedBytes: 64 << 20},
+		Topics: topics.Defaults(),
 		HTTP: HTTP{Addr: ":8080", MaxConnections: DefaultMaxConnections,
 			MaxBodyBytes: ingest.DefaultMaxBodyBytes, AckTimeout: ingest.DefaultAckTimeout},
 		Aurora: Aurora{APIURL: "https://api.aurorasolar.com"},

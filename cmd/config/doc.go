@@ -5,8 +5,9 @@
 // the benchmarks call [Load] and [Config.Validate]; the wiring (cmd/wire)
 // turns the result into the plain structs ingest and enrich take.
 //
-// Defaults are not repeated here when a package owns them: a zero tuning
-// value (enrich.max_in_flight, http.ack_timeout, ...) means the default of
+// Defaults are not repeated here when a package owns them: ingest's are
+// read from ingest.Default*, the topics' from cmd/topics, and a zero enrich tuning
+// value (enrich.max_in_flight, enrich.retry_for, ...) means the default of
 // the package that uses it, documented on its Config.
 //
 // Errors name the key (the YAML path, or the LEADBRIDGE_* variable the value

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -168,13 +169,7 @@ func readLines(path string) ([]schema.Secret, error) {
 // SplitList splits a comma separated list, trimming spaces and dropping
 // empty items: the form of LEADBRIDGE_KAFKA_BROKERS and of list flags.
 func SplitList(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // SecretList is SplitList for secrets.

@@ -4,7 +4,8 @@
 // have leaders. `leadbridge topics create`, the dev stack, the benchmarks and
 // deploy/kafkatest use it.
 //
-// It is a package of its own rather than part of cmd/wire because it runs
-// nothing: it needs an admin client and the topic settings, not servers,
-// loggers or metrics, so test helpers and one-shot tools can use it cheaply.
+// It owns the topics part of the configuration ([Config], [Defaults]),
+// which cmd/config embeds. It is a package of its own rather than part of
+// cmd/wire because it runs nothing and imports nothing of leadbridge: test
+// helpers below ingest and enrich (deploy/kafkatest) can use it.
 package topics

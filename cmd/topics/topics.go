@@ -13,9 +13,26 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/leadbridge/leadbridge/cmd/config"
 )
+
+// Config is the topics part of the configuration (topics: in the YAML).
+type Config struct {
+	Raw   string `yaml:"raw"`
+	Leads string `yaml:"leads"`
+	DLQ   string `yaml:"dlq"`
+	// Erasures is the audit topic of `leadbridge forget` (never expires).
+	Erasures          string        `yaml:"erasures"` // default leads.erasures
+	Partitions        int32         `yaml:"partitions"`
+	ReplicationFactor int16         `yaml:"replication_factor"`
+	RawRetention      time.Duration `yaml:"raw_retention"` // default 168h (7 days)
+	DLQRetention      time.Duration `yaml:"dlq_retention"` // default 720h (30 days)
+}
+
+// Defaults are the topics of a configuration that names none.
+func Defaults() Config {
+	return Config{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Erasures: "leads.erasures", Partitions: 12, ReplicationFactor: 1,
+		RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour}
+}
 
 // Spec is one topic leadbridge owns and the settings it needs.
 type Spec struct {
@@ -27,7 +44,7 @@ type Spec struct {
 // Specs derives the topics from the configuration. The leads topic is
 // compacted (one record per lead key is what downstream reads); raw and DLQ
 // are deleted by time.
-func Specs(t config.Topics) []Spec {
+func Specs(t Config) []Spec {
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 	with := func(m map[string]string) map[string]string {
 		if t.ReplicationFactor > 1 {
@@ -62,7 +79,7 @@ func Create(ctx context.Context, adm *kadm.Client, name string, partitions int32
 
 // Ensure creates missing topics and reports, on w, every setting of an
 // existing topic that differs from its spec. It returns the drift count.
-func Ensure(ctx context.Context, adm *kadm.Client, t config.Topics, w io.Writer) (int, error) {
+func Ensure(ctx context.Context, adm *kadm.Client, t Config, w io.Writer) (int, error) {
 	drift := 0
 	for _, s := range Specs(t) {
 		err := Create(ctx, adm, s.Name, t.Partitions, t.ReplicationFactor, s.Configs)
@@ -90,7 +107,7 @@ func Ensure(ctx context.Context, adm *kadm.Client, t config.Topics, w io.Writer)
 }
 
 // Drift lists how an existing topic differs from its spec.
-func Drift(ctx context.Context, adm *kadm.Client, s Spec, t config.Topics) ([]string, error) {
+func Drift(ctx context.Context, adm *kadm.Client, s Spec, t Config) ([]string, error) {
 	var problems []string
 	// A topic created a moment ago may not show its partitions in metadata
 	// yet; wait for them (5 s at most) before calling that drift.

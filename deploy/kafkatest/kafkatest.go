@@ -12,10 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/cmd/topics"
 )
 
 // envBrokers names the variable that points the tests at a running Kafka.
@@ -100,17 +103,10 @@ func Topic(tb testing.TB, b Broker, prefix string, partitions int32, configs map
 	}
 	tb.Cleanup(func() { deleteTopic(tb, b, name) })
 
-	for {
-		md, err := adm.Metadata(ctx, name)
-		if err == nil && topicReady(md, name, partitions) {
-			return name
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("kafkatest: topic %s has no leader for all %d partitions after 60s (last error: %v)", name, partitions, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := topics.WaitLeaders(ctx, adm, name, partitions); err != nil {
+		tb.Fatalf("kafkatest: %v", err)
 	}
+	return name
 }
 
 // Client returns a kgo.Client on the broker with the given extra options, closed in
@@ -137,7 +133,7 @@ func newClient(tb testing.TB, b Broker, opts ...kgo.Opt) *kgo.Client {
 
 func find(tb testing.TB) (Broker, string, error) {
 	if v := os.Getenv(envBrokers); strings.TrimSpace(v) != "" {
-		b := Broker{Seeds: splitSeeds(v), Kind: kindEnv, Real: true}
+		b := Broker{Seeds: strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }), Kind: kindEnv, Real: true}
 		if err := ping(b.Seeds, 30*time.Second); err != nil {
 			return Broker{}, "", fmt.Errorf("%s=%s but no Kafka answers there: %w "+
 				"(start one with `make kafka-start`, or unset %s)", envBrokers, v, err, envBrokers)
@@ -167,16 +163,6 @@ func find(tb testing.TB) (Broker, string, error) {
 	return b, notice, nil
 }
 
-func splitSeeds(v string) []string {
-	var seeds []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	return seeds
-}
-
 // ping waits until one of the seeds answers a Kafka request (the broker may still be starting).
 func ping(seeds []string, timeout time.Duration) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -197,19 +183,6 @@ func ping(seeds []string, timeout time.Duration) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-func topicReady(md kadm.Metadata, name string, partitions int32) bool {
-	td, ok := md.Topics[name]
-	if !ok || td.Err != nil || int32(len(td.Partitions)) != partitions {
-		return false
-	}
-	for _, p := range td.Partitions {
-		if p.Err != nil || p.Leader < 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func deleteTopic(tb testing.TB, b Broker, name string) {

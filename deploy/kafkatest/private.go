@@ -62,6 +62,12 @@ func (p *Private) do(tb testing.TB, verb string) {
 	}
 }
 
+// FreeAddr returns a 127.0.0.1 address nothing listens on right now.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb)))
+}
+
 func freePort(tb testing.TB) int {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
