@@ -3,13 +3,10 @@ package ingest
 import (
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -23,8 +20,6 @@ import (
 	"github.com/leadbridge/leadbridge/ingest/ingesttest"
 	"github.com/leadbridge/leadbridge/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 const (
 	tenantHeader = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -88,13 +83,11 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func signWith(tb testing.TB, m jwt.SigningMethod, payload string, key any) string {
 	tb.Helper()
-	head, _ := json.Marshal(map[string]string{"alg": m.Alg(), "typ": "JWT"})
-	unsigned := b64(head) + "." + b64([]byte(payload))
-	sig, err := m.Sign(unsigned, key)
+	tok, err := signJWT(m, []byte(payload), key)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return unsigned + "." + b64(sig)
+	return tok
 }
 
 const (
@@ -259,28 +252,6 @@ func renderRecord(tb testing.TB, r *kgo.Record) string {
 	out, _ := json.MarshalIndent(pretty, "", "  ")
 	fmt.Fprintf(&b, "value:\n%s\n", out)
 	return b.String()
-}
-
-// checkGolden compares got with testdata/<name>.golden (-update rewrites it).
-func checkGolden(tb testing.TB, name, got string) {
-	tb.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if string(want) != got {
-		tb.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
 }
 
 func sortedNames(m map[string]delivery) []string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 	"github.com/leadbridge/leadbridge/schema"
+	"github.com/leadbridge/leadbridge/schema/golden"
 )
 
 // Every golden delivery, sent over real HTTP to a server publishing to the
@@ -74,7 +75,7 @@ func TestDeliveriesOnBroker(t *testing.T) {
 				return
 			}
 			delete(ids, id)
-			checkGolden(t, name, renderRecord(t, r))
+			golden.Check(t, name+".golden", []byte(renderRecord(t, r)))
 		})
 	}
 	if len(ids) != 0 {

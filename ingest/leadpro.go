@@ -184,7 +184,9 @@ func (s *Server) leadpro(c echo.Context) (string, bool, error) {
 	if acct != nil {
 		secrets = acct.SigningSecrets
 	}
-	payload, err := verifyLeadPro(bearer(auth), secrets, s.cfg.Now(), s.cfg.LeadProMaxTokenAge)
+	// "Bearer <jwt>", or the bare token
+	token, _ := schema.BearerToken(auth)
+	payload, err := verifyLeadPro(token, secrets, s.cfg.Now(), s.cfg.LeadProMaxTokenAge)
 	if err != nil {
 		return event, false, err
 	}
@@ -281,14 +283,4 @@ func bodyMatch(body, payload []byte) string {
 		return "differs"
 	}
 	return "match"
-}
-
-// bearer returns the token of an Authorization header: "Bearer <jwt>" or the
-// bare token.
-func bearer(h string) string {
-	h = strings.TrimSpace(h)
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return h
 }

@@ -245,7 +245,7 @@ func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestBearer(t *testing.T) {
 	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "abc": "abc", "": "", "Bearer": "Bearer"} {
-		if got := bearer(in); got != want {
+		if got, _ := schema.BearerToken(in); got != want {
 			t.Errorf("bearer(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -239,7 +238,7 @@ func (s *Server) fail(c echo.Context, err error) {
 	case http.StatusUnauthorized:
 		msg = ErrUnauthorized.Error()
 	case http.StatusServiceUnavailable:
-		c.Response().Header().Set("Retry-After", retryAfter(s.cfg.RetryAfter))
+		c.Response().Header().Set("Retry-After", schema.RetryAfter(s.cfg.RetryAfter))
 		msg = ErrUnavailable.Error()
 		s.log.Warn("webhook not acknowledged", zap.String("route", c.Path()), zap.Error(err))
 	case http.StatusInternalServerError:
@@ -247,11 +246,6 @@ func (s *Server) fail(c echo.Context, err error) {
 		s.log.Error("webhook failed", zap.String("route", c.Path()), zap.Error(err))
 	}
 	_ = c.JSON(status, map[string]string{"error": msg})
-}
-
-func retryAfter(d time.Duration) string {
-	secs := int((d + time.Second - 1) / time.Second)
-	return strconv.Itoa(max(secs, 1))
 }
 
 // publish puts ev on the raw topic and answers 200 {"id": ...} after the ack.

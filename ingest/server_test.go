@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/leadbridge/leadbridge/schema"
+	"github.com/leadbridge/leadbridge/schema/golden"
 )
 
 func newTestServer(tb testing.TB, pub Publisher, mutate ...func(*Config)) (*Server, *observer.ObservedLogs) {
@@ -56,7 +57,7 @@ func TestGoldenDeliveries(t *testing.T) {
 			if d.method == http.MethodPost {
 				// LeadPro data is the signed payload byte for byte (the golden
 				// pretty-prints it), with the problems appended when there are some.
-				tok := bearer(d.header.Get("Authorization"))
+				tok, _ := schema.BearerToken(d.header.Get("Authorization"))
 				payload, _ := VerifyLeadPro(tok, []schema.Secret{signingKey, oldKey}, fixedClock)
 				verbatim := string(evs[0].Data) == string(payload)
 				if len(value.Problems) > 0 {
@@ -66,7 +67,7 @@ func TestGoldenDeliveries(t *testing.T) {
 					t.Fatalf("data is not the verbatim payload:\n%s", evs[0].Data)
 				}
 			}
-			checkGolden(t, name, renderRecord(t, evs[0].Record()))
+			golden.Check(t, name+".golden", []byte(renderRecord(t, evs[0].Record())))
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,7 +37,7 @@ func (e Event) Record() *kgo.Record {
 	if e.DataSchema != "" {
 		add(HeaderDataSchema, e.DataSchema)
 	}
-	for _, k := range sortedKeys(e.Extensions) {
+	for _, k := range slices.Sorted(maps.Keys(e.Extensions)) {
 		add("ce_"+k, e.Extensions[k])
 	}
 	add(HeaderContentType, ContentTypeJSON)
@@ -130,13 +132,4 @@ func Header(r *kgo.Record, key string) string {
 		}
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

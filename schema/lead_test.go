@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,9 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/leadbridge/leadbridge/schema/golden"
+)
 
 const testTenant = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -67,25 +66,6 @@ func readTestdata(tb testing.TB, name string) []byte {
 	return b
 }
 
-// assertGolden compares got with testdata/name, or rewrites it under -update.
-func assertGolden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Fatalf("%s differs (go test -update rewrites it):\n got %s\nwant %s", path, got, want)
-	}
-}
-
 // mustValidate marshals l both ways enrich might and checks the schema accepts it.
 func mustValidate(tb testing.TB, l Lead) []byte {
 	tb.Helper()
@@ -132,7 +112,7 @@ func TestLeadGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertGolden(t, name+".golden", mustValidate(t, l))
+			golden.Check(t, name+".golden", mustValidate(t, l))
 		})
 	}
 }

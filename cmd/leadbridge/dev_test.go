@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 	"net/http"
 	"strings"
 	"sync"
@@ -124,9 +125,9 @@ func waitLead(t *testing.T, broker, key string, ok func(schema.Lead) bool) {
 // record; after a restart on the same data dir they are still there.
 func TestDevEndToEnd(t *testing.T) {
 	data := t.TempDir()
-	broker := freeAddr(t)
+	broker := kafkatest.FreeAddr(t)
 	_, kport, _ := strings.Cut(broker, ":")
-	in, enr, sb := freeAddr(t), freeAddr(t), freeAddr(t)
+	in, enr, sb := kafkatest.FreeAddr(t), kafkatest.FreeAddr(t), kafkatest.FreeAddr(t)
 	args := []string{"--data", data, "--kafka-port", kport, "--http-addr", in, "--enrich-addr", enr, "--sandbox-addr", sb}
 	devp := startDev(t, args...)
 	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)

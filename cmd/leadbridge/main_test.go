@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +24,7 @@ import (
 	"github.com/leadbridge/leadbridge/cmd/topics"
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -57,8 +54,8 @@ func newStack(t testing.TB, b kafkatest.Broker) *stack {
 		"LEADBRIDGE_TOPIC_DLQ":              "e2e-dlq-" + id,
 		"LEADBRIDGE_TOPIC_ERASURES":         "e2e-erasures-" + id,
 		"LEADBRIDGE_ENRICH_GROUP":           "e2e-" + id,
-		"LEADBRIDGE_HTTP_ADDR":              freeAddr(t),
-		"LEADBRIDGE_ENRICH_HTTP_ADDR":       freeAddr(t),
+		"LEADBRIDGE_HTTP_ADDR":              kafkatest.FreeAddr(t),
+		"LEADBRIDGE_ENRICH_HTTP_ADDR":       kafkatest.FreeAddr(t),
 		"LEADBRIDGE_AURORA_TENANT_ID":       tTenant,
 		"LEADBRIDGE_AURORA_API_TOKEN":       tAPI,
 		"LEADBRIDGE_AURORA_WEBHOOK_TOKEN":   tHook,
@@ -112,16 +109,6 @@ func (s *stack) topicsCreate(extra ...string) string {
 	return out.String()
 }
 
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func waitHTTP(tb testing.TB, url string, want int, d time.Duration) {
 	tb.Helper()
 	deadline := time.Now().Add(d)
@@ -148,12 +135,13 @@ func auroraDelivery(ctx context.Context, s *stack, leadID string) (*http.Respons
 }
 
 // leadproToken signs a payload with HS256 the way LeadPro does.
-func leadproToken(payload string) string {
-	enc := base64.RawURLEncoding
-	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
-	mac := hmac.New(sha256.New, []byte(tSecret))
-	mac.Write([]byte(unsigned))
-	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+func leadproToken(tb testing.TB, payload string) string {
+	tb.Helper()
+	tok, err := ingest.SignLeadPro([]byte(payload), tSecret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
 }
 
 // okIDs reads the 200 answer's event id.
@@ -214,7 +202,7 @@ func TestRunPipelineEndToEnd(t *testing.T) {
 	auroraID := okID(t, resp)
 	payload := `{"event":"lead.created","data":{"id":4242,"full_name":"Ada Lovelace","email":"ada@example.com","phone":"07000000000","type":"landlord","address":"1 Row","postcode":"EC1A 1BB"}}`
 	req, _ := http.NewRequest(http.MethodPost, s.url("/webhooks/leadpro/"+tAccount), strings.NewReader(payload))
-	req.Header.Set("Authorization", "Bearer "+leadproToken(payload))
+	req.Header.Set("Authorization", "Bearer "+leadproToken(t, payload))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -137,9 +137,6 @@ var people = []struct{ first, last, street, town, postcode string }{
 	{"Rosalind", "Franklin", "22 Helix Street", "Cambridge", "CB2 1TN"},
 }
 
-// jwtHS256Header is the encoded JOSE header LeadPro's tokens carry.
-var jwtHS256Header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
 func (s *Simulator) leadpro(i int) (Delivery, error) {
 	id := s.idBase
 	if !s.SameLead {
@@ -173,13 +170,12 @@ func (s *Simulator) leadpro(i int) (Delivery, error) {
 	}
 	// Sign the exact bytes sent as the body: the token's payload is what ingest
 	// publishes, and a body that matches it is what LeadPro sends.
-	unsigned := jwtHS256Header + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := jwt.SigningMethodHS256.Sign(unsigned, []byte(s.Secret.Reveal()))
+	tok, err := ingest.SignLeadPro(payload, s.Secret)
 	if err != nil {
-		return Delivery{}, fmt.Errorf("sign token: %w", err)
+		return Delivery{}, err
 	}
 	h := http.Header{}
-	h.Set("Authorization", "Bearer "+unsigned+"."+base64.RawURLEncoding.EncodeToString(sig))
+	h.Set("Authorization", "Bearer "+tok)
 	h.Set("Content-Type", "application/json")
 	return Delivery{method: http.MethodPost, path: "/webhooks/leadpro/" + url.PathEscape(s.Account), header: h, body: payload}, nil
 }

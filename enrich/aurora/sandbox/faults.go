@@ -4,8 +4,9 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/leadbridge/leadbridge/schema"
 )
 
 // Fault replaces the answer to one Retrieve Lead call.
@@ -79,7 +80,7 @@ func (s *Server) writeFault(w http.ResponseWriter, f Fault) bool {
 		if f.RetryAfterDate {
 			w.Header().Set("Retry-After", s.now().Add(ra).UTC().Format(http.TimeFormat))
 		} else {
-			w.Header().Set("Retry-After", retryAfterSeconds(ra))
+			w.Header().Set("Retry-After", schema.RetryAfter(ra))
 		}
 	}
 	writeError(w, f.Status)
@@ -125,13 +126,6 @@ func (s *Server) admit(token string, t time.Time) (wait time.Duration, ok bool) 
 	}
 	s.accepted[token] = append(log, t)
 	return 0, true
-}
-
-// retryAfterSeconds formats d as Retry-After delta-seconds, rounded up, at
-// least 1.
-func retryAfterSeconds(d time.Duration) string {
-	secs := int64((d + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(secs, 1), 10)
 }
 
 // Stats count API calls (every request to a /tenants route, whatever its

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/schema"
 )
 
 // Options configure a Server. The zero value is a usable, strict sandbox: no
@@ -204,7 +205,10 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, tenant strin
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		tenant := r.PathValue("tenant_id")
-		token := bearer(r)
+		token, ok := schema.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			token = ""
+		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 
 		s.mu.Lock()
@@ -238,7 +242,7 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, tenant strin
 			return
 		}
 		if wait, ok := s.admit(token, arrival); !ok {
-			rec.Header().Set("Retry-After", retryAfterSeconds(wait))
+			rec.Header().Set("Retry-After", schema.RetryAfter(wait))
 			writeError(rec, http.StatusTooManyRequests)
 			return
 		}
@@ -258,15 +262,6 @@ func (s *Server) authorized(tenant, token string) bool {
 		return anyToken
 	}
 	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
-}
-
-// bearer returns the token of an "Authorization: Bearer <token>" header.
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }
 
 // sleep waits d or until ctx ends; it reports whether the full wait passed.
