@@ -125,20 +125,32 @@ func TestIngestMaxConnections(t *testing.T) {
 	base := "http://" + pub.Addr().String()
 	waitStatus(t, base+"/readyz", 200)
 
+	// Hold max connections, each proven taken by the server: a request on it
+	// is answered and the connection kept (the overflow server closes its
+	// connections; a slot of a probe above may still be in release).
 	var held []net.Conn
-	for range cfg.HTTP.MaxConnections {
+	deadline := time.Now().Add(10 * time.Second)
+	for len(held) < cfg.HTTP.MaxConnections {
 		c, err := net.Dial("tcp", pub.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		held = append(held, c)
-		// a request answered on it proves the server took the connection
 		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 			t.Fatal(err)
 		}
-		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("held connection: %v", err)
 		}
+		if !resp.Close {
+			held = append(held, c)
+			continue
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("no connection slot came free")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	start := time.Now()
 	code, body := get(t, base+"/webhooks/leadpro/1")
@@ -154,7 +166,7 @@ func TestIngestMaxConnections(t *testing.T) {
 	for _, c := range held {
 		c.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		code, _ := get(t, base+"/webhooks/leadpro/1")
 		if code != http.StatusServiceUnavailable {
