@@ -251,10 +251,12 @@ func TestAccessLogPolicy(t *testing.T) {
 		d      delivery
 		lines  int
 	}{
-		"errors: rejected": {"", rejected, n},
-		"errors: accepted": {AccessLogErrors, accepted, 0},
-		"all: accepted":    {AccessLogAll, accepted, n},
-		"all: rejected":    {AccessLogAll, rejected, n},
+		"errors: rejected":     {"", rejected, n},
+		"errors: accepted":     {AccessLogErrors, accepted, 0},
+		"all: accepted":        {AccessLogAll, accepted, n},
+		"all: rejected":        {AccessLogAll, rejected, n},
+		"errors: not found":    {"", delivery{method: http.MethodGet, path: "/webhooks/other"}, n},
+		"errors: wrong method": {"", delivery{method: http.MethodPost, path: "/webhooks/aurora/" + tenantHeader + "/lead_changed"}, n},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, logs := newTestServer(t, &fakePublisher{}, func(c *Config) { c.AccessLog = tc.policy })
@@ -262,8 +264,15 @@ func TestAccessLogPolicy(t *testing.T) {
 				serve(s, tc.d)
 				serve(s, delivery{method: http.MethodGet, path: "/healthz"})
 			}
-			if got := logs.FilterMessage("request").Len(); got != tc.lines {
+			lines := logs.FilterMessage("request")
+			if got := lines.Len(); got != tc.lines {
 				t.Fatalf("%d request lines, want %d", got, tc.lines)
+			}
+			for _, l := range lines.All() {
+				_, hasID := l.ContextMap()["event_id"]
+				if status := l.ContextMap()["status"]; hasID != (status == int64(200)) {
+					t.Fatalf("line %v: event_id exactly on accepted requests", l.ContextMap())
+				}
 			}
 		})
 	}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,6 +26,9 @@ const (
 	maxAuroraParams     = 32
 	maxAuroraNameBytes  = 64
 	maxAuroraValueBytes = 256
+	// maxAuroraProblems bounds the problems listed for one delivery (a
+	// hostile query could carry thousands); the rest are counted.
+	maxAuroraProblems = 64
 	// staticEventParam is the static attribute a url_template may carry
 	// instead of putting the event in the path ("you can also include static
 	// attributes like ?aurora_event=design_request_rejected").
@@ -43,43 +45,47 @@ const (
 // and every value is kept.
 func ParseAurora(tenantID, pathEvent, rawQuery string) schema.AuroraData {
 	d := schema.AuroraData{Event: pathEvent, TenantID: tenantID, RawQuery: rawQuery}
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		d.Attributes = map[string]string{}
+	var ok bool
+	d.Attributes, d.Repeated, ok = parseQuery(rawQuery)
+	if !ok {
+		d.Attributes, d.Repeated = map[string]string{}, nil
 		d.Problems = append(d.Problems, schema.Problem{Field: "query", Problem: "cannot be percent-decoded: the attributes are only in raw_query"})
 		checkAuroraEvent(&d, false)
 		return d
 	}
-	if vs, ok := q[staticEventParam]; ok {
+	if ev, ok := d.Attributes[staticEventParam]; ok {
 		switch {
 		case d.Event == "":
-			d.Event = vs[0]
-		case vs[0] != d.Event:
+			d.Event = ev
+		case ev != d.Event:
 			d.Problems = append(d.Problems, schema.Problem{Field: staticEventParam, Problem: "differs from the event in the path, which is used"})
 		}
-		if len(vs) > 1 {
+		if d.Repeated[staticEventParam] != nil {
 			d.Problems = append(d.Problems, schema.Problem{Field: staticEventParam, Problem: "given more than once: the first is used"})
+			delete(d.Repeated, staticEventParam)
+			if len(d.Repeated) == 0 {
+				d.Repeated = nil
+			}
 		}
-		delete(q, staticEventParam)
+		delete(d.Attributes, staticEventParam)
 	}
-	if len(q) > maxAuroraParams {
+	if len(d.Attributes) > maxAuroraParams {
 		d.Problems = append(d.Problems, schema.Problem{Field: "query", Problem: "more than " + strconv.Itoa(maxAuroraParams) + " parameters"})
 	}
-	d.Attributes = make(map[string]string, len(q))
-	for name, vs := range q {
-		d.Attributes[name] = vs[0]
-		if len(vs) > 1 {
-			if d.Repeated == nil {
-				d.Repeated = make(map[string][]string)
-			}
-			d.Repeated[name] = vs
-			d.Problems = append(d.Problems, schema.Problem{Field: name, Problem: "given " + strconv.Itoa(len(vs)) + " times: attributes has the first, repeated every value"})
-		}
+	for name, v := range d.Attributes {
 		if !cleanString(name, maxAuroraNameBytes) {
 			d.Problems = append(d.Problems, schema.Problem{Field: "query", Problem: "a parameter name is empty, over 64 bytes or not clean text"})
 		} else if !isAuroraAttribute(name) {
 			d.Problems = append(d.Problems, schema.Problem{Field: name, Problem: "not an attribute Aurora documents"})
 		}
+		vs := d.Repeated[name]
+		if vs == nil {
+			if p := auroraValueProblem(v); p != "" {
+				d.Problems = append(d.Problems, schema.Problem{Field: name, Problem: p})
+			}
+			continue
+		}
+		d.Problems = append(d.Problems, schema.Problem{Field: name, Problem: "given " + strconv.Itoa(len(vs)) + " times: attributes has the first, repeated every value"})
 		for _, v := range vs {
 			if p := auroraValueProblem(v); p != "" {
 				d.Problems = append(d.Problems, schema.Problem{Field: name, Problem: p})
@@ -96,7 +102,58 @@ func ParseAurora(tenantID, pathEvent, rawQuery string) schema.AuroraData {
 		})
 		d.Problems = slices.Compact(d.Problems)
 	}
+	if n := len(d.Problems); n > maxAuroraProblems {
+		d.Problems = append(d.Problems[:maxAuroraProblems:maxAuroraProblems],
+			schema.Problem{Field: "query", Problem: strconv.Itoa(n-maxAuroraProblems) + " more problems not listed"})
+	}
 	return d
+}
+
+// maxURLQueryParams is net/url's limit on a query's parameters: past it,
+// url.ParseQuery fails, and so does parseQuery.
+const maxURLQueryParams = 10000
+
+// parseQuery decodes a query string as url.ParseQuery does, with the same
+// failures (a semicolon, a bad percent escape, over 10,000 parameters), but
+// straight into the first value of each name and, for a name given more than
+// once, every value in order. ok is false when the query cannot be decoded.
+func parseQuery(query string) (attrs map[string]string, repeated map[string][]string, ok bool) {
+	n := strings.Count(query, "&") + 1
+	if n > maxURLQueryParams {
+		return nil, nil, false
+	}
+	attrs = make(map[string]string, min(n, maxAuroraParams))
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if strings.Contains(pair, ";") {
+			return nil, nil, false
+		}
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, nil, false
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			return nil, nil, false
+		}
+		first, seen := attrs[k]
+		if !seen {
+			attrs[k] = v
+			continue
+		}
+		if repeated == nil {
+			repeated = make(map[string][]string)
+		}
+		if repeated[k] == nil {
+			repeated[k] = []string{first}
+		}
+		repeated[k] = append(repeated[k], v)
+	}
+	return attrs, repeated, true
 }
 
 // checkAuroraEvent flags a missing, malformed or unknown event name, and,
@@ -166,22 +223,21 @@ func auroraEvent(d schema.AuroraData, id string, data []byte, now time.Time) sch
 }
 
 // aurora handles GET /webhooks/aurora/:tenant_id[/:event].
-func (s *Server) aurora(c echo.Context) (string, bool, error) {
+func (s *Server) aurora(c echo.Context) (handled, error) {
 	r := c.Request()
 	tenantID := c.Param("tenant_id")
 	if !s.tenants[tenantID].authenticate(r) {
-		return knownOrOther(c.Param("event")), false, ErrUnauthorized
+		return handled{event: knownOrOther(c.Param("event"))}, ErrUnauthorized
 	}
 	d := ParseAurora(tenantID, c.Param("event"), r.URL.RawQuery)
-	event := knownOrOther(d.Event)
-	if event == "other" {
+	res := handled{event: knownOrOther(d.Event), flagged: len(d.Problems) > 0}
+	if res.event == "other" {
 		s.m.unknownEvent(d.Event)
 	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		return event, false, err
-	}
-	return event, len(d.Problems) > 0, s.publish(c, auroraEvent(d, s.cfg.NewID(), data, s.cfg.Now().UTC()))
+	data := d.AppendJSON(make([]byte, 0, 128+len(d.Event)+len(d.TenantID)+2*len(d.RawQuery)))
+	ev := auroraEvent(d, s.cfg.NewID(), data, s.cfg.Now().UTC())
+	res.eventID = ev.ID
+	return res, s.publish(c, ev)
 }
 
 func isAuroraAttribute(name string) bool { return schema.IsAuroraAttribute(name) }

@@ -30,38 +30,61 @@ type LeadProAccount struct {
 // comparing fixed-size digests in constant time leaks neither content nor length.
 func digest(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
 
-// matchAny reports whether got equals any of want. It compares against every
-// candidate, whatever matched, so the time taken does not say which one did.
-func matchAny(got string, want []schema.Secret) bool {
+func digests(secrets []schema.Secret) [][sha256.Size]byte {
+	out := make([][sha256.Size]byte, len(secrets))
+	for i, s := range secrets {
+		out[i] = digest(s.Reveal())
+	}
+	return out
+}
+
+// matchAny reports whether got's digest equals any of want. It compares
+// against every candidate, whatever matched, so the time taken does not say
+// which one did.
+func matchAny(got string, want [][sha256.Size]byte) bool {
 	g := digest(got)
 	ok := 0
-	for _, w := range want {
-		d := digest(w.Reveal())
-		ok |= subtle.ConstantTimeCompare(g[:], d[:])
+	for i := range want {
+		ok |= subtle.ConstantTimeCompare(g[:], want[i][:])
 	}
 	return ok == 1
 }
 
-// authenticate checks an Aurora delivery's credentials. A nil tenant (unknown
-// id) still pays for one comparison, so an unknown tenant answers like a wrong
-// token.
-func (t *AuroraTenant) authenticate(r *http.Request) bool {
-	if t == nil {
-		matchAny(r.Header.Get("Authorization"), []schema.Secret{""})
-		return false
-	}
-	if t.Header != "" {
-		vals := r.Header.Values(t.Header)
-		if len(vals) != 1 {
-			matchAny("", t.Tokens)
-			return false
-		}
-		return matchAny(vals[0], t.Tokens)
-	}
-	user, pass, ok := r.BasicAuth()
-	userOK := subtle.ConstantTimeCompare(digestSlice(user), digestSlice(t.Username))
-	passOK := matchAny(pass, t.Passwords)
-	return ok && userOK == 1 && passOK && len(t.Passwords) > 0
+// tenantAuth is an AuroraTenant's credentials as digests, computed once: a
+// request then hashes only what it brings.
+type tenantAuth struct {
+	header    string
+	tokens    [][sha256.Size]byte
+	user      [sha256.Size]byte
+	passwords [][sha256.Size]byte
 }
 
-func digestSlice(s string) []byte { d := digest(s); return d[:] }
+func newTenantAuth(t AuroraTenant) *tenantAuth {
+	return &tenantAuth{header: t.Header, tokens: digests(t.Tokens), user: digest(t.Username), passwords: digests(t.Passwords)}
+}
+
+// unknownTenant is compared against when the tenant id is unknown, so an
+// unknown tenant answers like a wrong token, after the same work.
+var unknownTenant = [][sha256.Size]byte{digest("")}
+
+// authenticate checks an Aurora delivery's credentials. A nil tenant (unknown
+// id) still pays for one comparison.
+func (t *tenantAuth) authenticate(r *http.Request) bool {
+	if t == nil {
+		matchAny(r.Header.Get("Authorization"), unknownTenant)
+		return false
+	}
+	if t.header != "" {
+		vals := r.Header.Values(t.header)
+		if len(vals) != 1 {
+			matchAny("", t.tokens)
+			return false
+		}
+		return matchAny(vals[0], t.tokens)
+	}
+	user, pass, ok := r.BasicAuth()
+	u := digest(user)
+	userOK := subtle.ConstantTimeCompare(u[:], t.user[:])
+	passOK := matchAny(pass, t.passwords)
+	return ok && userOK == 1 && passOK && len(t.passwords) > 0
+}

@@ -30,40 +30,58 @@ const LeadProLeeway = 60 * time.Second
 // iat are checked when present with LeadProLeeway. Every failure is
 // ErrUnauthorized, with no detail a caller could probe.
 func VerifyLeadPro(token string, secrets []schema.Secret, now time.Time) ([]byte, error) {
-	return verifyLeadPro(token, secrets, now, 0)
+	return newLeadProVerifier(secrets, 0, func() time.Time { return now }).verify(token)
 }
 
-// verifyLeadPro is VerifyLeadPro that, when maxAge > 0, also refuses a token
-// whose iat is older than maxAge (plus LeadProLeeway) or absent: a token
-// without exp could otherwise be replayed for ever.
-func verifyLeadPro(token string, secrets []schema.Secret, now time.Time, maxAge time.Duration) ([]byte, error) {
-	if token == "" || len(secrets) == 0 {
+// leadProVerifier checks tokens against one account's secrets. It is built
+// once per account (keys and parser), so a request pays only for its token.
+// Safe for concurrent use.
+type leadProVerifier struct {
+	keys   jwt.Keyfunc
+	parser *jwt.Parser
+	maxAge time.Duration
+	now    func() time.Time
+	noKeys bool
+}
+
+// newLeadProVerifier: when maxAge > 0, a token whose iat is older than
+// maxAge (plus LeadProLeeway), or absent, is refused too: a token without
+// exp could otherwise be replayed for ever.
+func newLeadProVerifier(secrets []schema.Secret, maxAge time.Duration, now func() time.Time) *leadProVerifier {
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(secrets))}
+	for i, s := range secrets {
+		set.Keys[i] = []byte(s.Reveal())
+	}
+	return &leadProVerifier{
+		keys: func(*jwt.Token) (any, error) { return set, nil },
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithLeeway(LeadProLeeway),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(now),
+		),
+		maxAge: maxAge,
+		now:    now,
+		noKeys: len(secrets) == 0,
+	}
+}
+
+func (v *leadProVerifier) verify(token string) ([]byte, error) {
+	if token == "" || v.noKeys {
 		return nil, ErrUnauthorized
 	}
-	keys := make([]jwt.VerificationKey, len(secrets))
-	for i, s := range secrets {
-		keys[i] = []byte(s.Reveal())
-	}
-	p := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithLeeway(LeadProLeeway),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
 	// RegisteredClaims: only exp/nbf/iat are decoded for validation, the rest
 	// of the payload is read once, by ParseLeadPro.
 	var claims jwt.RegisteredClaims
-	_, err := p.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
-		return jwt.VerificationKeySet{Keys: keys}, nil
-	})
-	if err != nil {
+	if _, err := v.parser.ParseWithClaims(token, &claims, v.keys); err != nil {
 		return nil, ErrUnauthorized
 	}
-	if maxAge > 0 && (claims.IssuedAt == nil || now.Sub(claims.IssuedAt.Time) > maxAge+LeadProLeeway) {
+	if v.maxAge > 0 && (claims.IssuedAt == nil || v.now().Sub(claims.IssuedAt.Time) > v.maxAge+LeadProLeeway) {
 		return nil, ErrUnauthorized
 	}
-	parts := strings.Split(token, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	_, rest, _ := strings.Cut(token, ".")
+	seg, _, _ := strings.Cut(rest, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
 	if err != nil {
 		return nil, ErrUnauthorized
 	}
@@ -85,12 +103,20 @@ type LeadProPayload struct {
 // missing data object and a missing or unusable data.id are listed in
 // Problems.
 func ParseLeadPro(payload []byte) LeadProPayload {
+	// One pass over the payload: data.id is read with the event; a data
+	// that is not an object is a type error naming "data", and decoding
+	// goes on past it.
 	var p struct {
 		Event json.RawMessage `json:"event"`
-		Data  json.RawMessage `json:"data"`
+		Data  *struct {
+			ID json.RawMessage `json:"id"`
+		} `json:"data"`
 	}
 	var out LeadProPayload
-	if err := json.Unmarshal(payload, &p); err != nil {
+	err := json.Unmarshal(payload, &p)
+	var typeErr *json.UnmarshalTypeError
+	dataNotObject := errors.As(err, &typeErr) && typeErr.Field == "data"
+	if err != nil && !dataNotObject {
 		out.Problems = append(out.Problems, schema.Problem{Field: "payload", Problem: "not a JSON object"})
 		return out
 	}
@@ -102,16 +128,13 @@ func ParseLeadPro(payload []byte) LeadProPayload {
 	case out.Event != schema.LeadProLeadCreated && out.Event != schema.LeadProLeadUpdated:
 		out.Problems = append(out.Problems, schema.Problem{Field: "event", Problem: "not lead.created or lead.updated"})
 	}
-	var data struct {
-		ID json.RawMessage `json:"id"`
-	}
 	switch {
-	case len(p.Data) == 0 || string(p.Data) == "null":
-		out.Problems = append(out.Problems, schema.Problem{Field: "data", Problem: "missing"})
-	case json.Unmarshal(p.Data, &data) != nil:
+	case dataNotObject:
 		out.Problems = append(out.Problems, schema.Problem{Field: "data", Problem: "must be an object"})
+	case p.Data == nil:
+		out.Problems = append(out.Problems, schema.Problem{Field: "data", Problem: "missing"})
 	default:
-		id, problem := leadProID(data.ID)
+		id, problem := leadProID(p.Data.ID)
 		if problem != "" {
 			out.Problems = append(out.Problems, schema.Problem{Field: "data.id", Problem: problem})
 		}
@@ -168,35 +191,36 @@ func withProblems(payload []byte, problems []schema.Problem) ([]byte, error) {
 // leadpro handles POST /webhooks/leadpro/:account_id. The token is the
 // event ("we recommend using this instead of the actual payload"), so it is
 // capped like a body, and a body that is not JSON is flagged, not refused.
-func (s *Server) leadpro(c echo.Context) (string, bool, error) {
+func (s *Server) leadpro(c echo.Context) (handled, error) {
 	r := c.Request()
-	event := "other"
+	res := handled{event: "other"}
 	body, err := readBody(c, s.cfg.MaxBodyBytes)
 	if err != nil {
-		return event, false, err
+		return res, err
 	}
 	auth := r.Header.Get("Authorization")
 	if int64(len(auth)) > s.cfg.MaxBodyBytes {
-		return event, false, fmt.Errorf("%w: token over the body limit", ErrTooLarge)
+		return res, fmt.Errorf("%w: token over the body limit", ErrTooLarge)
 	}
-	acct := s.accounts[c.Param("account_id")]
-	secrets := unknownAccountSecrets // an unknown account costs the same HMAC work as a known one
-	if acct != nil {
-		secrets = acct.SigningSecrets
+	accountID := c.Param("account_id")
+	v := s.accounts[accountID]
+	if v == nil {
+		v = s.unknownAccount // the same HMAC work as a known account
 	}
 	// "Bearer <jwt>", or the bare token
 	token, _ := schema.BearerToken(auth)
-	payload, err := verifyLeadPro(token, secrets, s.cfg.Now(), s.cfg.LeadProMaxTokenAge)
+	payload, err := v.verify(token)
 	if err != nil {
-		return event, false, err
+		return res, err
 	}
 	p := ParseLeadPro(payload)
 	if len(body) > 0 && !isJSONMedia(r.Header.Get("Content-Type")) {
 		p.Problems = append(p.Problems, schema.Problem{Field: "content-type", Problem: "not JSON: the signed token is the event"})
 	}
 	if p.Event == schema.LeadProLeadCreated || p.Event == schema.LeadProLeadUpdated {
-		event = p.Event
+		res.event = p.Event
 	}
+	res.flagged = len(p.Problems) > 0
 	s.m.leadproBody.WithLabelValues(bodyMatch(body, payload)).Inc()
 	name := p.Event
 	if !validLeadProEventName(name) {
@@ -204,23 +228,24 @@ func (s *Server) leadpro(c echo.Context) (string, bool, error) {
 	}
 	ev := schema.Event{
 		ID:     s.cfg.NewID(),
-		Source: schema.LeadProSource(acct.ID),
+		Source: schema.LeadProSource(accountID),
 		Type:   schema.LeadProTypePrefix + name,
 		Time:   s.cfg.Now().UTC(),
 		Data:   payload,
 	}
 	if p.DataID != "" {
 		ev.Subject = p.DataID
-		ev.PartitionKey = schema.LeadProKey(acct.ID, p.DataID)
+		ev.PartitionKey = schema.LeadProKey(accountID, p.DataID)
 	} else {
-		ev.PartitionKey = schema.ProviderLeadPro + ":" + acct.ID
+		ev.PartitionKey = schema.ProviderLeadPro + ":" + accountID
 	}
-	if len(p.Problems) > 0 {
+	if res.flagged {
 		if ev.Data, err = withProblems(payload, p.Problems); err != nil {
-			return event, true, err
+			return res, err
 		}
 	}
-	return event, len(p.Problems) > 0, s.publish(c, ev)
+	res.eventID = ev.ID
+	return res, s.publish(c, ev)
 }
 
 // validLeadProEventName: LeadPro's names are dotted lower-case words.

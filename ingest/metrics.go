@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,7 +14,34 @@ import (
 // so a flood of invented names cannot grow the registry.
 const maxUnknownEventNames = 50
 
+// outcome is a delivery's outcome label.
+type outcome int
+
+const (
+	outcomeAccepted outcome = iota
+	outcomeAcceptedWithProblems
+	outcomeInvalid
+	outcomeUnauthorized
+	outcomeTooLarge
+	outcomeUnavailable
+	outcomeError
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"accepted", "accepted_with_problems", "invalid", "unauthorized", "too_large", "unavailable", "error"}
+
+// The children of deliveries and duration, resolved once at start: a label
+// lookup hashes every label value, on every delivery. Every series starts
+// at zero.
+type (
+	outcomeCounters  [numOutcomes]prometheus.Counter
+	outcomeObservers [numOutcomes]prometheus.Observer
+)
+
 type metrics struct {
+	byEvent    map[string]map[string]*outcomeCounters // provider -> event label
+	byProvider map[string]*outcomeObservers
+
 	deliveries    *prometheus.CounterVec   // provider, event, outcome
 	duration      *prometheus.HistogramVec // provider, outcome
 	unknownEvents *prometheus.CounterVec   // event
@@ -22,6 +50,17 @@ type metrics struct {
 
 	mu          sync.Mutex
 	unknownSeen map[string]bool
+}
+
+// delivered counts one delivery and its duration. event is a known event's
+// name or "other".
+func (m *metrics) delivered(provider, event string, o outcome, took time.Duration) {
+	if cs := m.byEvent[provider][event]; cs != nil {
+		cs[o].Inc()
+	} else { // not one of the names above: a bug, but counted
+		m.deliveries.WithLabelValues(provider, event, outcomeNames[o]).Inc()
+	}
+	m.byProvider[provider][o].Observe(took.Seconds())
 }
 
 // unknownEvent counts a delivery of an event Aurora does not document, under
@@ -66,6 +105,27 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 		}, []string{"match"}),
 	}
 	reg.MustRegister(m.deliveries, m.duration, m.unknownEvents, m.produceErrors, m.leadproBody)
+	events := map[string][]string{
+		schema.ProviderAurora:  append(schema.AuroraEventNames(), "other"),
+		schema.ProviderLeadPro: {schema.LeadProLeadCreated, schema.LeadProLeadUpdated, "other"},
+	}
+	m.byEvent = make(map[string]map[string]*outcomeCounters, len(events))
+	m.byProvider = make(map[string]*outcomeObservers, len(events))
+	for provider, names := range events {
+		m.byEvent[provider] = make(map[string]*outcomeCounters, len(names))
+		for _, name := range names {
+			var cs outcomeCounters
+			for o := range numOutcomes {
+				cs[o] = m.deliveries.WithLabelValues(provider, name, outcomeNames[o])
+			}
+			m.byEvent[provider][name] = &cs
+		}
+		var obs outcomeObservers
+		for o := range numOutcomes {
+			obs[o] = m.duration.WithLabelValues(provider, outcomeNames[o])
+		}
+		m.byProvider[provider] = &obs
+	}
 	if buffered != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "leadbridge_ingest_buffered_bytes",

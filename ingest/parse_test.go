@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +88,25 @@ func TestParseAuroraParamCount(t *testing.T) {
 	}
 }
 
+// A query of thousands of odd parameters lists at most 64 problems, and
+// says how many more there are; past net/url's 10,000 it is undecodable.
+func TestParseAuroraBoundsProblems(t *testing.T) {
+	var q strings.Builder
+	q.WriteString("lead_id=L")
+	for i := range 500 {
+		fmt.Fprintf(&q, "&p%d=v", i)
+	}
+	// 500 unknown names, and "more than 32 parameters": 501 problems.
+	d := ParseAurora("T", "lead_changed", q.String())
+	if len(d.Problems) != maxAuroraProblems+1 || d.Problems[maxAuroraProblems].Problem != "437 more problems not listed" || len(d.Attributes) != 501 {
+		t.Fatalf("%d problems, last %v, %d attributes", len(d.Problems), d.Problems[len(d.Problems)-1], len(d.Attributes))
+	}
+	d = ParseAurora("T", "lead_changed", "lead_id=L"+strings.Repeat("&a=b", 10000))
+	if d.Problems[0].Field != "query" || len(d.Attributes) != 0 {
+		t.Fatalf("over 10,000 parameters: %v", d.Problems[0])
+	}
+}
+
 // Repeated parameters keep every value, in order.
 func TestParseAuroraRepeatedKeepsEveryValue(t *testing.T) {
 	d := ParseAurora("T", "lead_changed", "lead_id=L1&lead_id=L2&lead_id=L1")
@@ -139,10 +161,25 @@ func FuzzParseAurora(f *testing.F) {
 				}
 			}
 		}
-		data, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
+		// Decoding agrees with net/url: the first value of each name, and
+		// every value of a repeated one.
+		if q, err := url.ParseQuery(query); err == nil {
+			delete(q, staticEventParam)
+			for k, vs := range q {
+				if d.Attributes[k] != vs[0] || (len(vs) > 1) != (d.Repeated[k] != nil) || (len(vs) > 1 && !slices.Equal(vs, d.Repeated[k])) {
+					t.Fatalf("%q: attributes %q repeated %q, net/url says %q", k, d.Attributes[k], d.Repeated[k], vs)
+				}
+			}
+			if len(q) != len(d.Attributes) {
+				t.Fatalf("%d attributes, net/url finds %d", len(d.Attributes), len(q))
+			}
+		} else if !flagged["query"] || len(d.Attributes) != 0 {
+			t.Fatalf("net/url cannot decode %q, but it was not flagged as undecodable", query)
 		}
+		if len(d.Problems) > maxAuroraProblems+1 {
+			t.Fatalf("%d problems listed", len(d.Problems))
+		}
+		data := d.AppendJSON(nil)
 		ev := auroraEvent(d, "id", data, time.Unix(0, 0).UTC())
 		if main, ok := schema.AuroraMainID(d.Attributes); ok {
 			if ev.PartitionKey != schema.AuroraKey("T", main) {

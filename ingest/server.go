@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,13 +78,16 @@ type Config struct {
 // Server is the webhook HTTP server. It is safe for concurrent use.
 type Server struct {
 	cfg      Config
-	tenants  map[string]*AuroraTenant
-	accounts map[string]*LeadProAccount
-	pub      Publisher
-	log      *zap.Logger
-	m        *metrics
-	e        *echo.Echo
-	draining atomic.Bool
+	tenants  map[string]*tenantAuth
+	accounts map[string]*leadProVerifier
+	// unknownAccount verifies tokens for account ids not configured: it
+	// always fails, after the same work.
+	unknownAccount *leadProVerifier
+	pub            Publisher
+	log            *zap.Logger
+	m              *metrics
+	e              *echo.Echo
+	draining       atomic.Bool
 }
 
 // Validate reports every setting of c that NewServer cannot use, joined.
@@ -140,21 +142,22 @@ func NewServer(cfg Config, pub Publisher, logger *zap.Logger) *Server {
 		cfg.Now = time.Now
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+		cfg.NewID = newEventID
 	}
 	s := &Server{
 		cfg:      cfg,
-		tenants:  make(map[string]*AuroraTenant),
-		accounts: make(map[string]*LeadProAccount),
+		tenants:  make(map[string]*tenantAuth),
+		accounts: make(map[string]*leadProVerifier),
 		pub:      pub,
 		log:      logger,
 	}
 	for i := range cfg.Aurora {
-		s.tenants[cfg.Aurora[i].ID] = &cfg.Aurora[i]
+		s.tenants[cfg.Aurora[i].ID] = newTenantAuth(cfg.Aurora[i])
 	}
 	for i := range cfg.LeadPro {
-		s.accounts[cfg.LeadPro[i].ID] = &cfg.LeadPro[i]
+		s.accounts[cfg.LeadPro[i].ID] = newLeadProVerifier(cfg.LeadPro[i].SigningSecrets, cfg.LeadProMaxTokenAge, cfg.Now)
 	}
+	s.unknownAccount = newLeadProVerifier(unknownAccountSecrets, cfg.LeadProMaxTokenAge, cfg.Now)
 	var buffered func() float64
 	if cfg.BufferedBytes != nil {
 		buffered = func() float64 { return float64(cfg.BufferedBytes()) }
@@ -168,7 +171,9 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.routerError
-	e.Use(middleware.Recover(), s.accessLog)
+	// No logging middleware: webhook handlers and routerError write the
+	// request line, so a 200 under log.access: errors costs nothing.
+	e.Use(middleware.Recover())
 	e.GET("/webhooks/aurora/:tenant_id/:event", s.webhook(schema.ProviderAurora, s.aurora))
 	e.GET("/webhooks/aurora/:tenant_id", s.webhook(schema.ProviderAurora, s.aurora))
 	e.POST("/webhooks/leadpro/:account_id", s.webhook(schema.ProviderLeadPro, s.leadpro))
@@ -185,48 +190,56 @@ func (s *Server) Handler() http.Handler { return s.e }
 // caller (which owns the listener) then stops serving after its drain delay.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// handlerFunc is a provider handler: it returns the event's metric label,
-// whether the delivery was flagged (accepted with problems), and an error
-// from the table in errors.go.
-type handlerFunc func(c echo.Context) (event string, flagged bool, err error)
+// handled is what a provider handler reports of one delivery.
+type handled struct {
+	event   string // the metric label: a known event's name, else "other"
+	flagged bool   // accepted with problems
+	eventID string // the ce_id, when published
+}
+
+// handlerFunc is a provider handler: what it handled, and an error from the
+// table in errors.go.
+type handlerFunc func(c echo.Context) (handled, error)
 
 // webhook wraps a provider handler with the draining check, the error table,
-// metrics and the event id in the access log.
+// the metrics and the request log.
 func (s *Server) webhook(provider string, h handlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		event, flagged, err := "other", false, error(nil)
+		res, err := handled{event: "other"}, error(nil)
 		if s.draining.Load() {
 			err = ErrUnavailable
 		} else {
-			event, flagged, err = h(c)
+			res, err = h(c)
 		}
-		outcome := "accepted"
+		outcome := outcomeAccepted
 		switch {
 		case err != nil:
 			outcome = outcomeOf(err)
 			s.fail(c, err)
-		case flagged:
-			outcome = "accepted_with_problems"
+			res.eventID = ""
+		case res.flagged:
+			outcome = outcomeAcceptedWithProblems
 		}
-		s.m.deliveries.WithLabelValues(provider, event, outcome).Inc()
-		s.m.duration.WithLabelValues(provider, outcome).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		s.m.delivered(provider, res.event, outcome, took)
+		s.logRequest(c, took, res.eventID)
 		return nil
 	}
 }
 
-func outcomeOf(err error) string {
+func outcomeOf(err error) outcome {
 	switch statusOf(err) {
 	case http.StatusBadRequest:
-		return "invalid"
+		return outcomeInvalid
 	case http.StatusUnauthorized:
-		return "unauthorized"
+		return outcomeUnauthorized
 	case http.StatusRequestEntityTooLarge:
-		return "too_large"
+		return outcomeTooLarge
 	case http.StatusServiceUnavailable:
-		return "unavailable"
+		return outcomeUnavailable
 	}
-	return "error"
+	return outcomeError
 }
 
 // fail writes the answer for err: its status from the table, a message that
@@ -265,7 +278,6 @@ func (s *Server) publish(c echo.Context, ev schema.Event) error {
 		}
 		return err
 	}
-	c.Set(logEventID, ev.ID)
 	// ev.ID is a UUID: no escaping needed, and no encoder on the hot path.
 	return c.JSONBlob(http.StatusOK, []byte(`{"id":"`+ev.ID+`"}`))
 }
@@ -294,41 +306,29 @@ func (s *Server) routerError(err error, c echo.Context) {
 	var he *echo.HTTPError
 	if errors.As(err, &he) && he.Code < 500 {
 		_ = c.JSON(he.Code, map[string]string{"error": strings.ToLower(http.StatusText(he.Code))})
-		return
+	} else {
+		s.log.Error("request failed", zap.String("route", c.Path()), zap.Error(err))
+		_ = c.JSON(http.StatusInternalServerError, map[string]string{"error": "internal error"})
 	}
-	s.log.Error("request failed", zap.String("route", c.Path()), zap.Error(err))
-	_ = c.JSON(http.StatusInternalServerError, map[string]string{"error": "internal error"})
+	s.logRequest(c, 0, "")
 }
 
-const logEventID = "event_id"
-
-// accessLog logs requests as Config.AccessLog says, with the route template,
-// never the URL: Aurora's query strings and LeadPro's bodies stay out of
-// logs. Health and metrics requests are never logged.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		status, took := c.Response().Status, time.Since(start)
-		if s.cfg.AccessLog != AccessLogAll && status >= 200 && status < 300 && took <= s.cfg.SlowRequest {
-			return nil
-		}
-		if p := c.Path(); p == "/healthz" || p == "/readyz" || p == "/metrics" {
-			return nil
-		}
-		fields := []zap.Field{
-			zap.String("method", c.Request().Method),
-			zap.String("route", c.Path()),
-			zap.Int("status", status),
-			zap.Duration("duration", took),
-		}
-		if id, ok := c.Get(logEventID).(string); ok {
-			fields = append(fields, zap.String("event_id", id))
-		}
-		s.log.Info("request", fields...)
-		return nil
+// logRequest writes the request line as Config.AccessLog says, with the
+// route template, never the URL: Aurora's query strings and LeadPro's bodies
+// stay out of logs. eventID is the ce_id of what was published, or "".
+func (s *Server) logRequest(c echo.Context, took time.Duration, eventID string) {
+	status := c.Response().Status
+	if s.cfg.AccessLog != AccessLogAll && status >= 200 && status < 300 && took <= s.cfg.SlowRequest {
+		return
 	}
+	fields := []zap.Field{
+		zap.String("method", c.Request().Method),
+		zap.String("route", c.Path()),
+		zap.Int("status", status),
+		zap.Duration("duration", took),
+	}
+	if eventID != "" {
+		fields = append(fields, zap.String("event_id", eventID))
+	}
+	s.log.Info("request", fields...)
 }

@@ -1,7 +1,9 @@
 package schema
 
 import (
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +73,17 @@ func TestAuroraMainIDOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ValidAuroraEventName is exactly ^[a-z0-9_]{1,64}$.
+func FuzzValidAuroraEventName(f *testing.F) {
+	re := regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+	for _, s := range []string{"", "lead_created", "Lead", "a-b", strings.Repeat("a", 64), strings.Repeat("a", 65), "é", "a\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidAuroraEventName(s), re.MatchString(s); got != want {
+			t.Fatalf("ValidAuroraEventName(%q) = %v, regexp says %v", s, got, want)
+		}
+	})
 }
