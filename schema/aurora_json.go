@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"maps"
 	"slices"
 	"unicode/utf8"
 )
@@ -18,7 +19,7 @@ func (d AuroraData) AppendJSON(dst []byte) []byte {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, '{')
-		for i, k := range sortedMapKeys(d.Attributes) {
+		for i, k := range slices.Sorted(maps.Keys(d.Attributes)) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -30,7 +31,7 @@ func (d AuroraData) AppendJSON(dst []byte) []byte {
 	}
 	if len(d.Repeated) > 0 {
 		dst = append(dst, `,"repeated":{`...)
-		for i, k := range sortedMapKeys(d.Repeated) {
+		for i, k := range slices.Sorted(maps.Keys(d.Repeated)) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -69,15 +70,6 @@ func (d AuroraData) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 const hexDigits = "0123456789abcdef"
