@@ -43,7 +43,7 @@ func (e *Enricher) enrichAurora(items []*item) {
 		if err := e.quota.wait(ctx, token.Reveal()); err != nil {
 			return // revoked or shutting down: the group re-processes it
 		}
-		body, err := e.call(ctx, last.tenant, token.Reveal(), last.leadID)
+		body, err := e.call(traced(ctx, last.rec), last.tenant, token.Reveal(), last.leadID)
 		if ctx.Err() != nil {
 			return
 		}

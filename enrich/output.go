@@ -72,6 +72,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	}
 	rec := leadEvent(lead, last.ev, value).Record()
 	rec.Topic = e.cfg.LeadsTopic
+	rec.Context = traced(context.Background(), last.rec) // never canceled: kgo fails a record whose Context ends
 	if ok, err := e.out.write(last.part, rec); !ok {
 		if err != nil { // e.g. over max.message.bytes: the raw record still fits the DLQ
 			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())

@@ -1,12 +1,14 @@
 package enrich
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -24,6 +26,19 @@ type item struct {
 }
 
 func (it *item) done() { it.part.finish(it.ent) }
+
+// traced returns ctx carrying the trace context that the Kafka tracing hook
+// (kotel, when tracing is on) left on the raw record, so the Retrieve Lead
+// call and the lead record continue the webhook's trace. Without it, ctx.
+func traced(ctx context.Context, r *kgo.Record) context.Context {
+	if r == nil || r.Context == nil {
+		return ctx
+	}
+	if sc := trace.SpanContextFromContext(r.Context); sc.IsValid() {
+		return trace.ContextWithSpanContext(ctx, sc)
+	}
+	return ctx
+}
 
 // plausibleLeadID is one URL path segment of RFC 3986's unreserved
 // characters: a lead id becomes part of the Retrieve Lead path, so anything

@@ -20,9 +20,14 @@ func runEnrich(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	stopTracing, err := wire.Tracing(ctx, getenv, "leadbridge-enrich")
+	if err != nil {
+		return usageError{err}
+	}
+	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck // best effort at exit
 	ln, err := wire.Listen(cfg.Enrich.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	return wire.Enrich(ctx, cfg, ln, aurora.NewClient(cfg.Aurora.APIURL, nil, logger.Named("aurora")), logger)
+	return wire.Enrich(ctx, cfg, ln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(), logger.Named("aurora")), logger)
 }

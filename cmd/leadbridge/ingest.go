@@ -19,6 +19,11 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	stopTracing, err := wire.Tracing(ctx, getenv, "leadbridge-ingest")
+	if err != nil {
+		return usageError{err}
+	}
+	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck // best effort at exit
 	addrs := []string{cfg.HTTP.Addr}
 	if cfg.HTTP.AdminAddr != "" {
 		addrs = append(addrs, cfg.HTTP.AdminAddr)

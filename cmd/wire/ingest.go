@@ -59,7 +59,11 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 		return probe.Ready(ctx)
 	}, reg, logger)
 	public := http.NewServeMux()
-	public.Handle("/", srv.Handler())
+	if tracingOn.Load() {
+		public.Handle("/", TraceHTTP(srv.Handler()))
+	} else {
+		public.Handle("/", srv.Handler())
+	}
 	public.Handle("GET /healthz", admin.Health())
 	public.Handle("GET /readyz", admin.Health())
 	if lns.Admin == nil {

@@ -33,6 +33,9 @@ func KafkaOpts(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, rol
 		kgo.ClientID("leadbridge-" + role),
 		kgo.WithLogger(kzap.New(logger.Named("kgo"), kzap.Level(kgo.LogLevelWarn))),
 	}
+	if tracingOn.Load() {
+		opts = append(opts, kafkaTracing())
+	}
 	if reg != nil {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("leadbridge_kafka", kprom.Registry(reg),
 			kprom.WithClientLabel())))
