@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/topics"
+	"github.com/leadbridge/leadbridge/enrich"
 	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -68,7 +69,7 @@ type HTTP struct {
 
 type Aurora struct {
 	APIURL string `yaml:"api_url"`
-	// RequestsPerMinute is the budget per API token; 0: enrich's default.
+	// RequestsPerMinute is the budget per API token; default enrich.DefaultRequestsPerMinute.
 	RequestsPerMinute int      `yaml:"requests_per_minute"`
 	Tenants           []Tenant `yaml:"tenants"`
 }
@@ -106,8 +107,8 @@ type Account struct {
 	SigningSecretsFile string          `yaml:"signing_secrets_file"` // one secret per line
 }
 
-// Enrich configures an enrich member. Zero tuning values take enrich.Config's
-// defaults: they are defined there, once.
+// Enrich configures an enrich member. The tuning defaults are enrich's
+// (enrich.DefaultConfig), defined there once and read from there.
 type Enrich struct {
 	GroupID string `yaml:"group_id"` // default leadbridge-enrich
 	// HTTPAddr serves /healthz, /readyz and /metrics of an enrich member.
@@ -133,15 +134,18 @@ const DefaultMaxConnections = 4096
 
 // Default is the configuration before the file and the environment apply.
 func Default() Config {
+	e := enrich.DefaultConfig()
 	return Config{
 		Kafka:  Kafka{Brokers: []string{"localhost:9092"}, MaxBufferedBytes: 64 << 20},
 		Topics: topics.Defaults(),
 		HTTP: HTTP{Addr: ":8080", MaxConnections: DefaultMaxConnections,
 			MaxBodyBytes: ingest.DefaultMaxBodyBytes, AckTimeout: ingest.DefaultAckTimeout},
-		Aurora: Aurora{APIURL: "https://api.aurorasolar.com"},
-		Enrich: Enrich{GroupID: "leadbridge-enrich", HTTPAddr: ":8081"},
-		Log:    Log{Level: "info", Access: string(ingest.AccessLogErrors), Slow: ingest.DefaultSlowRequest},
-		given:  true, // a Config built in code is meant
+		Aurora: Aurora{APIURL: "https://api.aurorasolar.com", RequestsPerMinute: e.RequestsPerMinute},
+		Enrich: Enrich{GroupID: "leadbridge-enrich", HTTPAddr: ":8081", MaxInFlight: e.MaxInFlight,
+			RequestTimeout: e.RequestTimeout, RetryFor: e.RetryFor, NotFoundRetryFor: e.NotFoundRetryFor,
+			ShutdownGrace: e.ShutdownGrace},
+		Log:   Log{Level: "info", Access: string(ingest.AccessLogErrors), Slow: ingest.DefaultSlowRequest},
+		given: true, // a Config built in code is meant
 	}
 }
 

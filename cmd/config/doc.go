@@ -5,10 +5,8 @@
 // the benchmarks call [Load] and [Config.Validate]; the wiring (cmd/wire)
 // turns the result into the plain structs ingest and enrich take.
 //
-// Defaults are not repeated here when a package owns them: ingest's are
-// read from ingest.Default*, the topics' from cmd/topics, and a zero enrich tuning
-// value (enrich.max_in_flight, enrich.retry_for, ...) means the default of
-// the package that uses it, documented on its Config.
+// Defaults are not repeated here when a package owns them: they are read
+// from ingest.Default*, enrich.DefaultConfig and cmd/topics' Defaults.
 //
 // Errors name the key (the YAML path, or the LEADBRIDGE_* variable the value
 // came from) and the line, and never a value: a secret that lands in the

@@ -3,6 +3,9 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/leadbridge/leadbridge/enrich"
+	"github.com/leadbridge/leadbridge/ingest"
 )
 
 // secretValue is never printed whole nor by a prefix in any error.
@@ -135,9 +138,16 @@ func TestListenAddresses(t *testing.T) {
 	}
 }
 
-// enrich's tuning defaults are enrich's: the loader leaves them zero.
-func TestEnrichDefaultsAreEnrichs(t *testing.T) {
-	if e := Default().Enrich; e.MaxInFlight != 0 || e.RequestTimeout != 0 || e.RetryFor != 0 || e.ShutdownGrace != 0 {
-		t.Fatalf("the loader repeats enrich's defaults: %+v", e)
+// The defaults of ingest and enrich are theirs, read from them: one place
+// each (max_in_flight once disagreed, 256 here and 64 in enrich).
+func TestDefaultsComeFromThePackages(t *testing.T) {
+	c, e := Default(), enrich.DefaultConfig()
+	if c.Enrich.MaxInFlight != e.MaxInFlight || c.Enrich.RequestTimeout != e.RequestTimeout || c.Enrich.RetryFor != e.RetryFor ||
+		c.Enrich.NotFoundRetryFor != e.NotFoundRetryFor || c.Enrich.ShutdownGrace != e.ShutdownGrace ||
+		c.Aurora.RequestsPerMinute != e.RequestsPerMinute {
+		t.Errorf("enrich defaults differ: loader %+v, enrich %+v", c.Enrich, e)
+	}
+	if c.HTTP.AckTimeout != ingest.DefaultAckTimeout || c.HTTP.MaxBodyBytes != ingest.DefaultMaxBodyBytes {
+		t.Errorf("ingest defaults differ: %+v", c.HTTP)
 	}
 }

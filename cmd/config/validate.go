@@ -107,8 +107,8 @@ func (c Config) Validate(n Need) error {
 	if u, err := url.Parse(c.Aurora.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("aurora.api_url", "%q is not an http(s) URL", c.Aurora.APIURL)
 	}
-	if c.Aurora.RequestsPerMinute < 0 {
-		bad("aurora.requests_per_minute", "must not be negative")
+	if c.Aurora.RequestsPerMinute <= 0 {
+		bad("aurora.requests_per_minute", "must be positive")
 	}
 	c.validateTenants(n, bad)
 	if (n.Webhooks || n.APITokens) && len(c.Aurora.Tenants)+len(c.LeadPro.Accounts) == 0 {
@@ -120,8 +120,8 @@ func (c Config) Validate(n Need) error {
 	if !hostPort(c.Enrich.HTTPAddr, true) {
 		bad("enrich.http_addr", "%q is not [host]:port", c.Enrich.HTTPAddr)
 	}
-	if e := c.Enrich; e.MaxInFlight < 0 || e.RequestTimeout < 0 || e.RetryFor < 0 || e.NotFoundRetryFor < 0 || e.ShutdownGrace < 0 {
-		bad("enrich", "max_in_flight, request_timeout, retry_for, not_found_retry_for and shutdown_grace must not be negative")
+	if e := c.Enrich; e.MaxInFlight < 1 || e.RequestTimeout <= 0 || e.RetryFor <= 0 || e.NotFoundRetryFor < 0 || e.ShutdownGrace < 0 {
+		bad("enrich", "max_in_flight, request_timeout and retry_for must be positive, not_found_retry_for and shutdown_grace not negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
