@@ -306,19 +306,31 @@ func TestIngestBrokerStoppedMidLoad(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(2 * time.Second)
-	mu.Lock()
-	before := statuses[200]
-	mu.Unlock()
+	// Phases end on conditions, not on the clock: some 200s, then 503s
+	// while the broker is down, then 200s again once it is back.
+	count := func(code int) int { mu.Lock(); defer mu.Unlock(); return statuses[code] }
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s did not happen within 90s (answers so far: %v)", what, statuses)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitUntil("20 acknowledged webhooks", func() bool { return count(200) >= 20 })
+	before := count(200)
 	p.Stop(t)
 	t.Log("broker stopped")
-	time.Sleep(12 * time.Second)
-	mu.Lock()
-	during503 := statuses[503]
-	mu.Unlock()
+	waitUntil("10 answers 503 with the broker down", func() bool { return count(503) >= 10 })
+	during503 := count(503)
 	p.Start(t)
 	t.Log("broker started again")
-	time.Sleep(5 * time.Second)
+	afterStart := count(200)
+	waitUntil("20 more acknowledged webhooks after the restart", func() bool { return count(200) >= afterStart+20 })
 	stopLoad.Store(true)
 	wg.Wait()
 
