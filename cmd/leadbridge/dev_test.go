@@ -131,7 +131,7 @@ func TestDevEndToEnd(t *testing.T) {
 	args := []string{"--data", data, "--kafka-port", kport, "--http-addr", in, "--enrich-addr", enr, "--sandbox-addr", sb}
 	devp := startDev(t, args...)
 	waitHTTP(t, "http://"+in+"/readyz", 200, 30*time.Second)
-	if !strings.Contains(devp.out.String(), "leadbridge tail leads") {
+	if !strings.Contains(devp.out.String(), "LEADBRIDGE_KAFKA_BROKERS="+broker+" leadbridge tail leads") {
 		t.Fatalf("banner lacks how to watch the leads topic:\n%s", devp.out.String())
 	}
 
