@@ -41,6 +41,16 @@ type StateMarker interface {
 	Value(erased bool) []byte
 }
 
+// LeadStateMarker is the StateMarker of enrich's state topic: the value is
+// schema's LeadState with only the erased flag, which is all an erased key
+// needs (and, unforgotten, the key starts afresh: its next record is produced).
+type LeadStateMarker struct{ StateTopic string }
+
+func (m LeadStateMarker) Topic() string { return m.StateTopic }
+func (m LeadStateMarker) Value(erased bool) []byte {
+	return schema.EncodeLeadState(schema.LeadState{Erased: erased})
+}
+
 // Erasure is one audit record: the key, what was done and when. No PII.
 type Erasure struct {
 	Key    string    `json:"key"`

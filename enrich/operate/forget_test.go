@@ -115,6 +115,16 @@ func anyContains(rs []*kgo.Record, s string) bool {
 	return false
 }
 
+func TestLeadStateMarker(t *testing.T) {
+	m := operate.LeadStateMarker{StateTopic: "leads.state"}
+	for _, erased := range []bool{true, false} {
+		s, err := schema.DecodeLeadState(m.Value(erased))
+		if err != nil || s.Erased != erased || m.Topic() != "leads.state" {
+			t.Errorf("erased %v: %+v %v", erased, s, err)
+		}
+	}
+}
+
 func TestForgetOnlyBadKeysWritesNothing(t *testing.T) {
 	rep, err := operate.Forget(t.Context(), []string{"nope", "aurora:t1"}, operate.ForgetOptions{})
 	if err != nil || len(rep.Problems) != 2 || len(rep.Done) != 0 {
