@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,83 @@ func TestStatusAndRedriveCommands(t *testing.T) {
 	var u usageError
 	if err == nil || errors.As(err, &u) || !strings.Contains(out, "UNHEALTHY: lag 4 exceeds 0") || !strings.Contains(out, "not_found=1") {
 		t.Fatalf("status with lag: %v\n%s", err, out)
+	}
+}
+
+// metric returns the sum of a Prometheus counter's samples whose labels
+// contain every one of match, from a /metrics page.
+func metric(t *testing.T, url, name string, match ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for l := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(l, name+"{") && !strings.HasPrefix(l, name+" ") {
+			continue
+		}
+		ok := true
+		for _, m := range match {
+			ok = ok && strings.Contains(l, m)
+		}
+		if f := strings.Fields(l); ok && len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// A lead dead-lettered as not_found that now exists in Aurora becomes a lead
+// record after a redrive; a replay of it afterwards changes nothing on leads.
+func TestRedriveAndReplayThroughEnrich(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	s := newStack(t, b)
+	api := sandbox.New(sandbox.Options{Tokens: map[string]string{tTenant: tAPI}})
+	apiSrv := httptest.NewServer(api.Handler())
+	t.Cleanup(func() { apiSrv.Close(); api.Close() })
+	s.env["LEADBRIDGE_AURORA_API_URL"] = apiSrv.URL
+	s.topicsCreate()
+	leads := s.env["LEADBRIDGE_TOPIC_LEADS"]
+	leadID := api.PutLead(tTenant, map[string]any{"address": "434 Brannan St, San Francisco, CA, 94107",
+		"customer": map[string]any{"customer_first_name": "Jane", "customer_last_name": "Doe"}})
+	ev := schema.Event{ID: "dead-1", Source: schema.AuroraSource(tTenant), Type: schema.AuroraTypePrefix + "lead_changed",
+		Time: time.Now(), Subject: leadID, PartitionKey: schema.AuroraKey(tTenant, leadID),
+		Data: []byte(`{"event":"lead_changed","tenant_id":"` + tTenant + `","attributes":{"lead_id":"` + leadID + `"}}`)}
+	rec := ev.Record()
+	rec.Topic = s.env["LEADBRIDGE_TOPIC_DLQ"]
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: schema.HeaderDLQReason, Value: []byte("not_found")})
+	if err := kafkatest.Client(t, b).ProduceSync(t.Context(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	s.run("enrich")
+	metrics := "http://" + s.env["LEADBRIDGE_ENRICH_HTTP_ADDR"] + "/metrics"
+	waitHTTP(t, "http://"+s.env["LEADBRIDGE_ENRICH_HTTP_ADDR"]+"/readyz", 200, 30*time.Second)
+
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"leadbridge", "dlq", "redrive", "--reason", "not_found"}, s.getenv, &out); err != nil {
+		t.Fatalf("redrive: %v\n%s", err, out.String())
+	}
+	if got := readIDs(t, b, leads, map[string]bool{"dead-1": true}, 60*time.Second); got["dead-1"] != 1 {
+		t.Fatalf("the redriven lead gave %d lead records, want 1", got["dead-1"])
+	}
+
+	out.Reset()
+	if err := run(t.Context(), []string{"leadbridge", "replay", "--since", "1h"}, s.getenv, &out); err != nil || !strings.Contains(out.String(), "1 key(s) replayed") {
+		t.Fatalf("replay: %v\n%s", err, out.String())
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for metric(t, metrics, "leadbridge_enrich_records_total", `outcome="unchanged"`) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("enrich never counted the replayed, unchanged lead")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := readIDs(t, b, leads, map[string]bool{"never": true}, 3*time.Second); len(got) != 1 {
+		t.Fatalf("after the replay, leads holds records of %d raw events, want 1 (no-op suppressed): %v", len(got), got)
 	}
 }
 
