@@ -21,7 +21,7 @@ tidy-check:
 
 # the 3-broker failure test (starts its own cluster; JDK 17, jars as for kafka-start)
 test-cluster:
-	$(GO) test -tags cluster -count=1 -v -timeout 6m ./deploy/cluster
+	$(GO) test -tags cluster -count=1 -v -timeout 7m ./deploy/cluster
 
 build:
 	$(GO) build -o bin/leadbridge ./cmd/leadbridge

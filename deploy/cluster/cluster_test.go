@@ -100,7 +100,7 @@ enrich:
 	}
 
 	t.Run("kill -9 the leader of the most partitions", func(t *testing.T) {
-		stop := l.background(batchSize, rate)
+		stop := l.background(t, batchSize, rate)
 		progress(400, "under load")
 		victim, led, err := mostLeader(ctx, adm)
 		if err != nil {
@@ -129,7 +129,7 @@ enrich:
 	})
 
 	t.Run("rolling restart of every node", func(t *testing.T) {
-		stop := l.background(batchSize, rate)
+		stop := l.background(t, batchSize, rate)
 		t0 := time.Now()
 		var steps []string
 		for n := 1; n <= 3; n++ {
@@ -179,7 +179,11 @@ func (l *loader) run(n, r int) batch {
 	cmd := exec.Command(l.bin, args...)
 	cmd.Env = append(os.Environ(), l.env...)
 	out, _ := cmd.CombinedOutput() // exit 1 when any delivery was not answered 200: counted below
-	b := parseSimulate(l.tb, base, n, string(out))
+	b, err := parseSimulate(base, n, string(out))
+	if err != nil {
+		l.tb.Error(err)
+		b.noAnswer = n // counted as unanswered, which report flags
+	}
 	l.mu.Lock()
 	l.done = append(l.done, b)
 	l.mu.Unlock()
@@ -187,9 +191,10 @@ func (l *loader) run(n, r int) batch {
 }
 
 // background runs batches of n at r per second until stop is called; stop
-// waits for the batch in flight and returns the batches it ran.
-func (l *loader) background(n, r int) (stop func() []batch) {
-	quit, ended := make(chan struct{}), make(chan []batch)
+// waits for the batch in flight and returns the batches it ran. A test that
+// fails before calling stop stops the load at its cleanup.
+func (l *loader) background(tb testing.TB, n, r int) (stop func() []batch) {
+	quit, ended := make(chan struct{}), make(chan []batch, 1)
 	go func() {
 		var bs []batch
 		for {
@@ -202,7 +207,11 @@ func (l *loader) background(n, r int) (stop func() []batch) {
 			}
 		}
 	}()
-	return func() []batch { close(quit); return <-ended }
+	var once sync.Once
+	var bs []batch
+	stop = func() []batch { once.Do(func() { close(quit); bs = <-ended }); return bs }
+	tb.Cleanup(func() { stop() })
+	return stop
 }
 
 func (l *loader) all() []batch {

@@ -219,8 +219,9 @@ type batch struct {
 	p99, max time.Duration
 }
 
-func parseSimulate(tb testing.TB, base, n int, out string) batch {
-	tb.Helper()
+// parseSimulate reads simulate's summary. It runs on the load goroutine, so
+// it reports a problem as an error (t.Fatal belongs to the test goroutine).
+func parseSimulate(base, n int, out string) (batch, error) {
 	b := batch{base: base, n: n, status: map[int]int{}}
 	for _, s := range simStatus.FindAllStringSubmatch(out, -1) {
 		code, _ := strconv.Atoi(s[1])
@@ -232,7 +233,7 @@ func parseSimulate(tb testing.TB, base, n int, out string) batch {
 	}
 	m := simMax.FindStringSubmatch(out)
 	if m == nil {
-		tb.Fatalf("simulate printed no latency line:\n%s", out)
+		return b, fmt.Errorf("simulate printed no latency line:\n%s", out)
 	}
 	p99, _ := strconv.ParseFloat(m[1], 64)
 	mx, _ := strconv.ParseFloat(m[2], 64)
@@ -242,9 +243,9 @@ func parseSimulate(tb testing.TB, base, n int, out string) batch {
 		total += c
 	}
 	if total != n {
-		tb.Fatalf("simulate accounted for %d of %d deliveries:\n%s", total, n, out)
+		return b, fmt.Errorf("simulate accounted for %d of %d deliveries:\n%s", total, n, out)
 	}
-	return b
+	return b, nil
 }
 
 // totals sums batches: answers per status, deliveries without an answer, the
