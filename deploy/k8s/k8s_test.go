@@ -286,10 +286,9 @@ func checkPods(t *testing.T, o objects) {
 			if slices.Contains(c.Args, "topics") && !slices.Contains(c.Args, "create") {
 				t.Errorf("%s/%s: args %v", owner, c.Name, c.Args)
 			}
-			for _, e := range c.Env {
-				if e.Value != "" && !strings.HasPrefix(e.Name, "LEADBRIDGE_") {
-					t.Errorf("%s/%s: env %s is not a variable leadbridge reads", owner, c.Name, e.Name)
-				}
+			long := c.Args[0] == "ingest" || c.Args[0] == "enrich"
+			if lim := goMemLimit(c); long && (lim <= 0 || lim >= r.Limits.Memory().Value()) {
+				t.Errorf("%s/%s: GOMEMLIMIT %d bytes: want one below the memory limit %s", owner, c.Name, lim, r.Limits.Memory())
 			}
 		}
 	}
@@ -354,4 +353,30 @@ func checkProbe(t *testing.T, what string, p *corev1.Probe, path string, port in
 	if p.HTTPGet.Path != path || got != port {
 		t.Errorf("%s probes %s on %d, want %s on %d", what, p.HTTPGet.Path, got, path, port)
 	}
+}
+
+// runtimeEnv are the variables the Go runtime reads, not leadbridge's loader.
+var runtimeEnv = map[string]bool{"GOMEMLIMIT": true}
+
+// goMemLimit is the container's GOMEMLIMIT in bytes (0: unset, -1: unparsable),
+// read as the Go runtime reads it: a number with an optional B, KiB, MiB or GiB.
+func goMemLimit(c corev1.Container) int64 {
+	for _, e := range c.Env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		v, mul := e.Value, int64(1)
+		for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if n, ok := strings.CutSuffix(v, suffix); ok {
+				v, mul = n, m
+			}
+		}
+		v = strings.TrimSuffix(v, "B")
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			return -1
+		}
+		return n * mul
+	}
+	return 0
 }
