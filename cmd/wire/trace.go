@@ -60,7 +60,9 @@ func Tracing(ctx context.Context, getenv func(string) string, service string) (s
 func SetTracerProvider(tp trace.TracerProvider) {
 	tracingOn.Store(true)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	// Trace context only: W3C baggage is caller-controlled data that would
+	// otherwise be copied into every record's headers.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 }
 
 // kafkaTracing is the kotel hook: a "publish" span per produced record whose
