@@ -3,7 +3,8 @@
 // (seeds, TLS, SASL, kzap, kprom), the one serve-until-done-then-shutdown
 // function, the small admin server (/healthz, /readyz, /metrics) both
 // ingest and enrich use, ingest's connection limit, and the two services
-// themselves ([Ingest], [Enrich]). cmd/leadbridge, the dev stack and the
+// themselves ([Ingest], [Enrich]), tracing, and the HTTP probe of
+// shell-less containers ([Probe]). cmd/leadbridge, the dev stack and the
 // benchmarks all start ingest and enrich through here, so none of them
 // copies the wiring.
 //
