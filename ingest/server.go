@@ -41,7 +41,7 @@ const (
 	AccessLogAll AccessLogPolicy = "all"
 )
 
-// Config is what a Server needs; cmd/leadbridge builds it from the user's
+// Config is what a Server needs; cmd/wire builds it from the user's
 // configuration. Zero values take the defaults documented on each field.
 type Config struct {
 	Aurora  []AuroraTenant

@@ -18,7 +18,7 @@ const benchSummary = `Measure ingest's throughput and latency on a real Kafka br
 machine's ceiling: a bare net/http server that answers 200 at once.
 
 Everything but the broker runs in this one process, on loopback:
-  - ingest as "leadbridge ingest" runs it (the same code: serveIngest, so the
+  - ingest as "leadbridge ingest" runs it (the same code: wire.Ingest, so the
     same kgo client options, acks=all, idempotence, no linger; Echo, auth,
     CloudEvents, Prometheus metrics, the access log encoded at info level and
     discarded). A 200 means the broker acknowledged the record. It publishes to

@@ -12,7 +12,7 @@ import (
 )
 
 const benchEnrichSummary = `Measure enrichment on a real broker: a backlog of Aurora lead events on a
-fresh raw topic, drained by enrich members (the production serveEnrich wiring,
+fresh raw topic, drained by enrich members (the production wire.Enrich wiring,
 in this process) against the Aurora sandbox, until every lead has its record.
 Reports drain time, events/s, API calls per event, and the bound it is held
 against:
