@@ -49,7 +49,11 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 	defer client.Close()
 	pub := ingest.NewKafkaPublisher(client, cfg.Topics.Raw)
 	probe := NewTopicProbe(client, cfg.Topics.Raw)
-	srv := ingest.NewServer(IngestConfig(cfg, probe.Ready, pub.BufferedBytes, reg), pub, logger)
+	ic := IngestConfig(cfg, probe.Ready, pub.BufferedBytes, reg)
+	if err := ic.Validate(); err != nil {
+		return err
+	}
+	srv := ingest.NewServer(ic, pub, logger)
 
 	var draining atomic.Bool
 	admin := NewAdmin(func(ctx context.Context) error {
