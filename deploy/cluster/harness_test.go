@@ -68,8 +68,9 @@ func startCluster(tb testing.TB) *cluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	work := tb.TempDir()
 	c := &cluster{ctl: ctl, env: append(os.Environ(),
-		"KAFKA_CLUSTER_WORK_DIR="+tb.TempDir(), "KAFKA_CLUSTER_BASE_PORT="+strconv.Itoa(base))}
+		"KAFKA_CLUSTER_WORK_DIR="+work, "KAFKA_CLUSTER_BASE_PORT="+strconv.Itoa(base))}
 	out := c.do(tb, "start")
 	for _, l := range strings.Split(out, "\n") {
 		if v, ok := strings.CutPrefix(l, "KAFKA_SEED_BROKERS="); ok {
@@ -79,7 +80,14 @@ func startCluster(tb testing.TB) *cluster {
 	if len(c.seeds) != 3 {
 		tb.Fatalf("run-cluster.sh start printed no three seeds: %q", out)
 	}
-	tb.Cleanup(func() { c.do(tb, "clean") })
+	tb.Cleanup(func() {
+		if tb.Failed() { // the work dir goes with the test: show each node's last ERROR lines first
+			for n := 1; n <= 3; n++ {
+				tb.Logf("--- node %d, last ERROR/WARN lines:\n%s", n, grepTail(filepath.Join(work, fmt.Sprintf("node%d/logs/kafka.out", n)), 20))
+			}
+		}
+		c.do(tb, "clean")
+	})
 	return c
 }
 
@@ -165,6 +173,18 @@ func (p *proc) peakRSS() float64 {
 		}
 	}
 	return -1
+}
+
+// grepTail is the last n ERROR or WARN lines of a broker log.
+func grepTail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "] ERROR ") || strings.Contains(l, "] WARN ") {
+			keep = append(keep, l[:min(len(l), 400)])
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
 
 func tail(path string, n int) string {
