@@ -11,5 +11,11 @@
 // has its lead record, and prints the 503s, the longest time without a 200
 // and the duplicates a read_committed reader sees as FIGURE lines.
 //
+// The nodes listen on six ports from LEADBRIDGE_TEST_CLUSTER_BASE_PORT, else
+// on the first free run of six from 19192 (away from the single broker's
+// 9092), and live in a temporary work dir; the jars are run-kafka.sh's
+// (KAFKA_LIBS_DIR). Needs Java 17+: without it the test skips, and fails
+// under CI.
+//
 // The package has no code outside its tests.
 package cluster
