@@ -84,31 +84,14 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	if *pathStyle != "path" && *pathStyle != "static" {
 		bad("--path-style must be path or static")
 	}
-	switch *provider {
-	case schema.ProviderAurora:
-		*event = cmp.Or(*event, "lead_created")
-		if !schema.ValidAuroraEventName(*event) {
-			bad("--event %q is not an Aurora event name ([a-z0-9_]{1,64})", *event)
-		}
-	case schema.ProviderLeadPro:
-		*event = cmp.Or(*event, schema.LeadProLeadCreated)
-		if *event != schema.LeadProLeadCreated && *event != schema.LeadProLeadUpdated {
-			bad("--event must be lead.created or lead.updated for leadpro")
-		}
-		if v, ok := attrs["id"]; ok {
-			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				bad("--attr id=...: a LeadPro data.id is a number")
-			}
-		}
-	default:
-		bad("--provider must be aurora or leadpro")
+	sim := &simulate.Simulator{Provider: *provider, Event: *event, Attrs: attrs, SameLead: *sameLead,
+		Static: *pathStyle == "static"}
+	if err := sim.Check(); err != nil {
+		problems = append(problems, err)
 	}
 	if len(problems) > 0 {
 		return usageError{errors.Join(problems...)}
 	}
-
-	sim := &simulate.Simulator{Provider: *provider, Event: *event, Attrs: attrs, SameLead: *sameLead,
-		Static: *pathStyle == "static"}
 	creds := simulate.Creds{
 		Token:     schema.Secret(cmp.Or(*token, getenv(simulate.EnvToken))),
 		Header:    *header,
@@ -144,7 +127,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return d.Request(ctx, target)
 	}
 	res := simulate.Generate(ctx, client, *n, *concurrency, float64(rate), next)
-	what := fmt.Sprintf("%s %s", *provider, *event)
+	what := fmt.Sprintf("%s %s", sim.Provider, sim.Event)
 	res.Print(stdout, what, target, *concurrency, float64(rate))
 	if ok := res.Status[http.StatusOK]; ok != res.Requests || res.Requests != *n {
 		return fmt.Errorf("%d of %d deliveries were not answered 200", *n-ok, *n)

@@ -2,9 +2,11 @@ package simulate
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -40,6 +42,33 @@ type Simulator struct {
 	idBase   int64             // LeadPro data.id of delivery 0; delivery i gets idBase+i
 }
 
+// Check sets the provider's default event and reports what is wrong with
+// the provider, the event or the attributes (named as simulate's flags).
+func (s *Simulator) Check() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch s.Provider {
+	case schema.ProviderAurora:
+		s.Event = cmp.Or(s.Event, "lead_created")
+		if !schema.ValidAuroraEventName(s.Event) {
+			bad("--event %q is not an Aurora event name ([a-z0-9_]{1,64})", s.Event)
+		}
+	case schema.ProviderLeadPro:
+		s.Event = cmp.Or(s.Event, schema.LeadProLeadCreated)
+		if s.Event != schema.LeadProLeadCreated && s.Event != schema.LeadProLeadUpdated {
+			bad("--event must be lead.created or lead.updated for leadpro")
+		}
+		if v, ok := s.Attrs["id"]; ok {
+			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+				bad("--attr id=...: a LeadPro data.id is a number")
+			}
+		}
+	default:
+		bad("--provider must be aurora or leadpro")
+	}
+	return errors.Join(errs...)
+}
+
 // Prepare draws the ids that stay the same across deliveries.
 func (s *Simulator) Prepare() {
 	if s.Now == nil {
@@ -51,7 +80,7 @@ func (s *Simulator) Prepare() {
 	// JSON numbers above 2^53 lose precision in JavaScript; stay well below.
 	s.idBase = 1 + rand.Int64N(1<<40)
 	if v, ok := s.Attrs["id"]; ok {
-		s.idBase, _ = strconv.ParseInt(v, 10, 64) // checked with the flags
+		s.idBase, _ = strconv.ParseInt(v, 10, 64) // Check refuses a non-number
 	}
 	s.fixedIDs = s.newIDs()
 }
