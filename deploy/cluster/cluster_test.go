@@ -17,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 )
 
 const (
@@ -49,7 +51,7 @@ func TestBrokerFailures(t *testing.T) {
 	ctx := t.Context()
 	adm := kadm.NewClient(client(t, c.seeds))
 
-	ingestAddr := freeAddr(t)
+	ingestAddr := kafkatest.FreeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "leadbridge.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`kafka:
   brokers: [%s]
@@ -87,7 +89,7 @@ enrich:
 	}
 	var enrichers []*proc
 	for i := range 2 {
-		addr := freeAddr(t)
+		addr := kafkatest.FreeAddr(t)
 		enrichers = append(enrichers, startProc(t, bin, fmt.Sprintf("enrich-%d", i), append(env, "LEADBRIDGE_ENRICH_HTTP_ADDR="+addr), "enrich"))
 		waitFor(t, time.Minute, "enrich /readyz answers 200", func() bool { return ready("http://" + addr + "/readyz") })
 	}

@@ -214,16 +214,6 @@ func ready(url string) bool {
 	return r.StatusCode == http.StatusOK
 }
 
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 var (
 	simStatus   = regexp.MustCompile(`(?m)^\s+(\d{3}) [^:]*: (\d+)$`)
 	simNoAnswer = regexp.MustCompile(`(?m)^\s+no answer: (\d+)`)
