@@ -7,45 +7,57 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/ingest/bench"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
-const benchSummary = `Measure ingest's throughput and latency on a real Kafka broker, next to this
-machine's ceiling: a bare net/http server that answers 200 at once.
+const benchSummary = `Measure ingest's throughput, latency, CPU and memory on a real Kafka broker,
+next to two references: this machine's ceiling, a bare net/http server that
+answers 200 at once, and the naive handler a competent engineer writes in an
+afternoon.
 
-Everything but the broker runs in this one process, on loopback:
-  - ingest as "leadbridge ingest" runs it (the same code: wire.Ingest, so the
-    same kgo client options, acks=all, idempotence, no linger; Echo, auth,
-    CloudEvents, Prometheus metrics, the access log encoded at info level and
-    discarded). A 200 means the broker acknowledged the record. It publishes to
-    a new topic leadbridge-bench-<random> with --partitions partitions and the
-    raw topic's settings, deleted at the end;
-  - the bare server: a net/http handler that reads the body and answers 200 with
-    a {"id":...} body as long as ingest's;
+Each server runs as a process of its own (this binary, "bench serve"), so its
+CPU time and peak RSS are its own; the load generator runs in this process:
+  - ingest: wired as "leadbridge ingest" wires it (cmd/wire: Echo, auth,
+    CloudEvents, metrics, the kgo client options, acks=all, idempotence, no
+    linger), configured by LEADBRIDGE_* variables with the log at level warn.
+    A 200 means the broker acknowledged the record. It publishes to a new topic
+    leadbridge-bench-<random> with --partitions partitions and the raw topic's
+    settings, deleted at the end;
+  - naive: net/http, one constant-time token check, a JSON value of the query
+    and franz-go's ProduceSync (acks=all, idempotent, linger 0, kgo's other
+    defaults) to a topic of its own; Aurora only;
+  - bare: a net/http handler that reads the body and answers 200 with a
+    {"id":...} body as long as ingest's;
   - the load generator of "leadbridge simulate": --concurrency workers, each
     sending its next request when it has read the previous answer (closed
     loop), over keep-alive connections.
-For each --provider, both servers first get --warmup requests that are not
-measured; then -n measured requests each, in --rounds rounds that alternate
-bare and ingest, so that whatever else runs on the machine weighs on both
-alike. The same deliveries go to both: aurora: GET lead_created with a header
-token and a new lead_id per delivery; leadpro: POST lead.created with its
-HS256 JWT. Deliveries are built and signed before the runs (at most 10000
-distinct ones, reused in turn), so building them is not measured.
+For each --provider, every server first gets --warmup requests that are not
+measured; then --rounds rounds of --duration each that alternate the servers,
+so that whatever else runs on the machine weighs on all alike. The same
+deliveries go to all: aurora: GET lead_changed with a header token and a new
+lead_id per delivery; leadpro: POST lead.created with its HS256 JWT (bare and
+ingest only). Deliveries are built and signed before the runs (10000 distinct
+ones, reused in turn), so building them is not measured.
 
 Reported per server and provider, over its rounds: requests, 200 answers,
 other answers and failures (errors), req/s (requests over the summed wall time
 of the rounds, from first request to last answer), p50 and p99 latency (from
-sending a request to having read its answer); then ingest/bare throughput per
-provider (goal: at least 0.5x), and the records on the topic against the 200s
-ingest gave (warmup included; fewer records would be a lost acknowledged
-event). The load generator, both servers and usually the broker share this
-machine's CPUs (GOMAXPROCS applies to this process): the numbers describe the
-machine, not ingest alone. Exits 1 when any request was not answered 200.`
+sending a request to having read its answer), the server process's CPU time
+(user+system, /proc/<pid>/stat) per 200 answer, and, with --broker-pid, the
+broker process's CPU time per 200 answer over the same rounds (for bare, which
+sends nothing, that is the broker's idle load). Then ingest's ratios against
+bare and naive, its peak RSS (VmHWM) beside theirs, and the records on each
+topic against the 200s (warmup included; fewer records would be a lost
+acknowledged event). Everything shares this machine's CPUs: the numbers
+describe the machine, not ingest alone. Exits 1 when any request was not
+answered 200. Linux only (/proc).`
 
 // benchCommands are the benchmarks: leadbridge bench <name>.
 func benchCommands() map[string]command {
@@ -68,6 +80,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return nil
 	}
+	if args[0] == "serve" { // bench ingest's children, not in the list
+		return runBenchServe(ctx, args[1:], getenv, stdout)
+	}
 	c, ok := cmds[args[0]]
 	if !ok {
 		return usagef("unknown benchmark %q (see leadbridge bench --help)", args[0])
@@ -79,20 +94,21 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	fs := newFlags("bench ingest", benchSummary, stdout)
 	brokers := fs.String("brokers", cmp.Or(getenv("LEADBRIDGE_KAFKA_BROKERS"), "127.0.0.1:9092"),
 		"Kafka seed brokers, comma separated; $LEADBRIDGE_KAFKA_BROKERS sets the default")
-	n := fs.Int("n", 60000, "measured requests per server and provider")
+	duration := fs.Duration("duration", 15*time.Second, "length of each measured round")
 	warmup := fs.Int("warmup", 3000, "requests per server and provider sent before measuring (connections, metadata, producer IDs)")
 	concurrency := fs.Int("concurrency", 64, "requests in flight at once")
 	partitions := fs.Int("partitions", int(config.Default().Topics.Partitions), "partitions of the bench topic")
 	providers := fs.String("provider", "aurora,leadpro", "providers to run, comma separated: aurora, leadpro")
-	rounds := fs.Int("rounds", 3, "measure in this many rounds that alternate bare and ingest (-n is split among them)")
+	rounds := fs.Int("rounds", 3, "measured rounds per server and provider, alternating the servers")
+	brokerPID := fs.Int("broker-pid", 0, "the broker's process `id`, to report its CPU time per delivery (0: not measured)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each measured round to `PREFIX`.<server>-<provider>.<round>.pprof")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
 	var problems []error
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
-	if *n < 1 {
-		bad("-n must be at least 1")
+	if *duration < 100*time.Millisecond {
+		bad("--duration must be at least 100ms")
 	}
 	if *warmup < 0 {
 		bad("--warmup must not be negative")
@@ -100,8 +116,11 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	if *concurrency < 1 {
 		bad("--concurrency must be at least 1")
 	}
-	if *rounds < 1 || *rounds > max(*n, 1) {
-		bad("--rounds must be between 1 and -n")
+	if *rounds < 1 {
+		bad("--rounds must be at least 1")
+	}
+	if *brokerPID < 0 {
+		bad("--broker-pid must not be negative")
 	}
 	if *partitions < 1 || *partitions > 1000 {
 		bad("--partitions must be between 1 and 1000")
@@ -122,7 +141,32 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	if len(problems) > 0 {
 		return usageError{errors.Join(problems...)}
 	}
-	b := &bench.Ingest{Cfg: cfg, N: *n, Warmup: *warmup, Concurrency: *concurrency, Rounds: *rounds, CPUProfile: *cpuprofile,
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench ingest: this binary, to run the servers: %w", err)
+	}
+	b := &bench.Ingest{Cfg: cfg, Exe: exe, Args: []string{"bench", "serve"}, Duration: *duration, Warmup: *warmup,
+		Concurrency: *concurrency, Rounds: *rounds, BrokerPID: *brokerPID, CPUProfile: *cpuprofile,
 		Out: stdout, Logger: bench.Logger()}
 	return b.Run(ctx, provs)
+}
+
+// runBenchServe is a child process of bench ingest, not for people: it
+// serves one of the compared servers on the listener it inherits as file
+// descriptor 3, configured by the LEADBRIDGE_* variables bench ingest sets,
+// until its stdin closes.
+func runBenchServe(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 1 || !slices.Contains(bench.Servers, args[0]) {
+		return usagef("bench serve takes one server: %s", strings.Join(bench.Servers, ", "))
+	}
+	cfg, logger, err := setup("", getenv, need{webhooks: true})
+	if err != nil {
+		return err
+	}
+	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	serve, err := bench.Server(args[0], cfg, logger)
+	if err != nil {
+		return usageError{err}
+	}
+	return bench.Serve(ctx, os.Stdin, stdout, serve)
 }

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,25 +19,44 @@ import (
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 )
 
-// benchRowRe matches a row of the bench table: server provider requests ok errors req/s p50 p99.
-var benchRowRe = regexp.MustCompile(`(?m)^(bare|ingest)\s+(aurora|leadpro)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)ms\s+([0-9.]+)ms$`)
+// benchRowRe matches a row of the bench table: server provider requests ok
+// errors req/s p50 p99 cpu/200 broker/200.
+var benchRowRe = regexp.MustCompile(`(?m)^(bare|naive|ingest)\s+(aurora|leadpro)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)ms\s+([0-9.]+)ms\s+([0-9.]+)us\s+([0-9.]+)us$`)
 
-// The bench runs end to end on the test broker with a tiny n: the table
-// parses and its counts add up, every acknowledged delivery is on the topic,
-// and the topic is gone afterwards. Timing is not checked.
+// TestMain lets this test binary be bench ingest's child servers: bench
+// runs os.Executable() as "bench serve <server>".
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == "bench" && os.Args[2] == "serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args, os.Getenv, os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "leadbridge:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// The bench runs end to end on the test broker with short rounds: the table
+// parses and its counts add up, every server process used CPU, every
+// acknowledged delivery is on its topic, and the topics are gone afterwards.
+// Timing is not checked.
 func TestBenchIngest(t *testing.T) {
 	b := kafkatest.Find(t)
-	const n, warmup = 40, 10
+	const warmup = 10
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"leadbridge", "bench", "ingest", "--brokers", strings.Join(b.Seeds, ","),
-		"-n", strconv.Itoa(n), "--warmup", strconv.Itoa(warmup), "--rounds", "3", "--concurrency", "4", "--partitions", "3"},
+		"--duration", "200ms", "--warmup", strconv.Itoa(warmup), "--rounds", "2", "--concurrency", "4", "--partitions", "3",
+		"--broker-pid", strconv.Itoa(os.Getpid())}, // a stand-in: only its CPU time is read
 		envOf(nil), &out)
 	t.Logf("bench output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
 	rows := benchRowRe.FindAllStringSubmatch(out.String(), -1)
-	want := []string{"bare aurora", "ingest aurora", "bare leadpro", "ingest leadpro"}
+	want := []string{"bare aurora", "naive aurora", "ingest aurora", "bare leadpro", "ingest leadpro"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d table rows, want %d", len(rows), len(want))
 	}
@@ -44,8 +67,11 @@ func TestBenchIngest(t *testing.T) {
 		requests, _ := strconv.Atoi(r[3])
 		ok, _ := strconv.Atoi(r[4])
 		errs, _ := strconv.Atoi(r[5])
-		if requests != n || ok+errs != requests || errs != 0 {
-			t.Errorf("row %s: requests %d, ok %d, errors %d; want %d, %d, 0", want[i], requests, ok, errs, n, n)
+		if requests == 0 || ok != requests || errs != 0 {
+			t.Errorf("row %s: requests %d, ok %d, errors %d; want all answered 200", want[i], requests, ok, errs)
+		}
+		if cpu, _ := strconv.ParseFloat(r[9], 64); cpu <= 0 {
+			t.Errorf("row %s: server CPU per delivery %s, want above 0", want[i], r[9])
 		}
 		p50, _ := strconv.ParseFloat(r[7], 64)
 		p99, _ := strconv.ParseFloat(r[8], 64)
@@ -53,15 +79,23 @@ func TestBenchIngest(t *testing.T) {
 			t.Errorf("row %s: p50 %v above p99 %v", want[i], p50, p99)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^ingest/bare throughput: aurora [0-9.]+x, leadpro [0-9.]+x \(goal >= 0\.5x\)$`).MatchString(out.String()) {
-		t.Error("no ratio line")
+	for _, line := range []string{
+		`ingest/bare throughput: aurora [0-9.]+x, leadpro [0-9.]+x \(goal >= 0\.5x at 64 in flight\)`,
+		`ingest/naive throughput: aurora [0-9.]+x, p99 [0-9.]+ms against [0-9.]+ms \(goal >= 1\.0x, p99 no worse\)`,
+		`ingest CPU per acknowledged delivery: aurora [0-9.]+us, leadpro [0-9.]+us \(goal <= 20us\)`,
+		`peak RSS: bare [1-9][0-9.]* MiB, naive [1-9][0-9.]* MiB, ingest [1-9][0-9.]* MiB \(goal for ingest <= 64 MiB\)`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + line + `$`).MatchString(out.String()) {
+			t.Errorf("no line matching %s", line)
+		}
 	}
-	m := regexp.MustCompile(`(?m)^topic records: (\d+); ingest answered 200: (\d+) \(warmup included\)$`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`(?m)^topic records: (\d+); ingest answered 200: (\d+) \(warmup included\); naive topic records: (\d+), naive answered 200: (\d+)$`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatal("no topic records line")
 	}
-	if m[1] != m[2] || m[2] != strconv.Itoa(2*(n+warmup)) {
-		t.Errorf("topic holds %s records, ingest answered 200 to %s, want both %d", m[1], m[2], 2*(n+warmup))
+	ingested, _ := strconv.Atoi(m[2])
+	if m[1] != m[2] || m[3] != m[4] || ingested <= 2*warmup {
+		t.Errorf("ingest: %s records for %s 200s; naive: %s records for %s 200s; want equal, above the warmup", m[1], m[2], m[3], m[4])
 	}
 
 	topic := regexp.MustCompile(`(?m)^topic (leadbridge-bench-[0-9a-f]+) `).FindStringSubmatch(out.String())
@@ -71,15 +105,17 @@ func TestBenchIngest(t *testing.T) {
 	adm := kadm.NewClient(kafkatest.Client(t, b))
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	for {
-		topics, err := adm.ListTopics(ctx, topic[1])
-		if err == nil && !topics.Has(topic[1]) {
-			break
+	for _, name := range []string{topic[1], topic[1] + "-naive"} {
+		for {
+			topics, err := adm.ListTopics(ctx, name)
+			if err == nil && !topics.Has(name) {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("topic %s still exists after the bench (last error %v)", name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("topic %s still exists after the bench (last error %v)", topic[1], err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -87,9 +123,12 @@ func TestBenchUsage(t *testing.T) {
 	tests := map[string][]string{
 		"no subcommand":       {},
 		"unknown subcommand":  {"egress"},
-		"n zero":              {"ingest", "-n", "0"},
+		"short duration":      {"ingest", "--duration", "10ms"},
 		"negative warmup":     {"ingest", "--warmup", "-1"},
-		"rounds over n":       {"ingest", "-n", "2", "--rounds", "3"},
+		"rounds zero":         {"ingest", "--rounds", "0"},
+		"negative broker pid": {"ingest", "--broker-pid", "-1"},
+		"serve nothing":       {"serve"},
+		"serve unknown":       {"serve", "fancy"},
 		"concurrency zero":    {"ingest", "--concurrency", "0"},
 		"unknown provider":    {"ingest", "--provider", "aurora,hubspot"},
 		"broker not hostport": {"ingest", "--brokers", "localhost"},
@@ -113,7 +152,7 @@ func TestBenchHelp(t *testing.T) {
 		want []string
 	}{
 		"bench":        {[]string{"--help"}, []string{"ingest", "bench <benchmark>"}},
-		"bench ingest": {[]string{"ingest", "--help"}, []string{"bare net/http server", "acks=all", "-concurrency", "-warmup", "-rounds", "-brokers"}},
+		"bench ingest": {[]string{"ingest", "--help"}, []string{"bare net/http server", "naive handler", "acks=all", "-concurrency", "-duration", "-broker-pid", "-cpuprofile", "-warmup", "-rounds", "-brokers"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
