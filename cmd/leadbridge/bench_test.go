@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -167,4 +168,44 @@ func TestBenchHelp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bench enrich's latency scenario runs end to end on the test broker with a
+// small backlog: it reports the ratio over the whole drain and from the
+// first API call (never below the first), the CPU per lead record, and
+// writes a CPU profile. Timing is not checked.
+func TestBenchEnrichLatency(t *testing.T) {
+	b := kafkatest.Find(t)
+	prefix := filepath.Join(t.TempDir(), "enrich")
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"leadbridge", "bench", "enrich", "--brokers", strings.Join(b.Seeds, ","),
+		"--scenario", "latency", "--events", "200", "--latency", "20ms", "--cpuprofile", prefix}, envOf(nil), &out)
+	t.Logf("bench output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	whole := regexp.MustCompile(`reached [0-9]+ calls/s = ([0-9.]+)x of it, group join included`).FindStringSubmatch(out.String())
+	fromAPI := regexp.MustCompile(`from the first API call to the last lead record: ([0-9.]+)s, [0-9]+ calls/s = ([0-9.]+)x of the bound`).FindStringSubmatch(out.String())
+	if whole == nil || fromAPI == nil {
+		t.Fatal("no ratio lines")
+	}
+	if w, f := parseFloat(t, whole[1]), parseFloat(t, fromAPI[2]); w <= 0 || f < w {
+		t.Errorf("ratio %v over the whole drain, %v from the first API call: want 0 < whole <= from the first call", w, f)
+	}
+	cpu := regexp.MustCompile(`process CPU per lead record: ([0-9.]+)us \(200 records;`).FindStringSubmatch(out.String())
+	if cpu == nil || parseFloat(t, cpu[1]) <= 0 {
+		t.Error("no CPU per lead record for 200 records")
+	}
+	if st, err := os.Stat(prefix + ".latency.pprof"); err != nil || st.Size() == 0 {
+		t.Errorf("no CPU profile: %v", err)
+	}
+}
+
+func parseFloat(tb testing.TB, s string) float64 {
+	tb.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
 }

@@ -19,6 +19,11 @@ against:
   latency: API latency --latency, no quota; bound = members x max_in_flight / latency
   quota:   --rpm per token over --tenants tokens (the sandbox answers 429 past it);
            bound = API calls / (rpm x tenants / 60 s)
+The latency scenario's ratio is given twice: over the whole drain (members
+starting, joining the group, fetching) and from the first API call to the
+last lead record. The process's CPU time over the drain is given per lead
+record; it covers the members, the sandbox and the observer, and
+--cpuprofile's label bench=enrich-member tells the members' share.
 Events are spread over --latency-leads / --quota-leads leads, so a backlog holds several events per lead
 (bursts, duplicate deliveries): enrich serves them with one call each.`
 
@@ -34,6 +39,7 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	tenants := fs.Int("tenants", 50, "quota scenario: tenants (one API token each)")
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
 	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof; the members' samples carry the label bench=enrich-member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -52,6 +58,9 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 			return usagef("--scenario: %q is not latency or quota", sc)
 		}
 		r.Events, r.Members, r.InFlight = *events, *members, *inflight
+		if *cpuprofile != "" {
+			r.CPUProfile = *cpuprofile + "." + sc + ".pprof"
+		}
 		if err := r.Do(ctx, config.SplitList(*brokers), stdout); err != nil {
 			return fmt.Errorf("bench enrich %s: %w", sc, err)
 		}
