@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/ingest/bench"
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -163,7 +164,10 @@ func runBenchServe(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	defer logger.Sync()                //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	if args[0] == bench.ServerIngest { // as runIngest does
+		wire.TuneIngestGC(getenv, cfg.Kafka.MaxBufferedBytes)
+	}
 	serve, err := bench.Server(args[0], cfg, logger)
 	if err != nil {
 		return usageError{err}

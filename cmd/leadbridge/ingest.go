@@ -19,6 +19,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
+	wire.TuneIngestGC(getenv, cfg.Kafka.MaxBufferedBytes)
 	stopTracing, err := wire.Tracing(ctx, getenv, "leadbridge-ingest")
 	if err != nil {
 		return usageError{err}
