@@ -26,8 +26,8 @@ afternoon.
 Each server runs as a process of its own (this binary, "bench serve"), so its
 CPU time and peak RSS are its own; the load generator runs in this process:
   - ingest: wired as "leadbridge ingest" wires it (cmd/wire: Echo, auth,
-    CloudEvents, metrics, the kgo client options, acks=all, idempotence, no
-    linger), configured by LEADBRIDGE_* variables with the log at level warn.
+    CloudEvents, metrics, the kgo client options, acks=all, idempotence, a
+    1 ms linger), configured by LEADBRIDGE_* variables with the log at level warn.
     A 200 means the broker acknowledged the record. It publishes to a new topic
     leadbridge-bench-<random> with --partitions partitions and the raw topic's
     settings, deleted at the end;

@@ -18,6 +18,18 @@ import (
 	"github.com/leadbridge/leadbridge/ingest"
 )
 
+// IngestLinger is how long ingest's producer lets a partition's records
+// gather before it sends them. Under load, with 64 webhooks in flight,
+// `leadbridge bench ingest` measured the broker's CPU per delivery at 13 us
+// with 1 ms against 24 us with none (10 against 14 at 256 in flight), for
+// the same ingest CPU, throughput and p50, and a lower p99; 2 ms gained
+// nothing more. Idempotence fixes kgo's produce requests in flight at 5 per
+// broker, so lingering is the one way to bigger batches. Compression was
+// measured too: snappy (kgo's default), lz4 and none differed by less than
+// the noise for these small records, and lz4 cost 13 MiB more peak RSS, so
+// kgo's default stays.
+const IngestLinger = time.Millisecond
+
 // IngestListeners are where ingest answers: Public for the webhooks (and,
 // without Admin, /metrics), Admin (optional, http.admin_addr) for /metrics.
 // /healthz and /readyz answer on both.
@@ -37,9 +49,9 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 	client, err := KafkaClient(cfg.Kafka, logger, reg, "ingest",
 		kgo.DefaultProduceTopic(cfg.Topics.Raw),
 		kgo.MaxBufferedBytes(int(cfg.Kafka.MaxBufferedBytes)),
-		// A provider is waiting on every record: send at once. Records that
-		// arrive while a produce request is in flight batch up anyway.
-		kgo.ProducerLinger(0),
+		// IngestLinger: a provider waits on every record, but a millisecond
+		// of it halves the broker's work per record under load.
+		kgo.ProducerLinger(IngestLinger),
 		// acks=all and idempotence are kgo's defaults; say so where it matters.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	)
