@@ -47,9 +47,11 @@ func TestMain(m *testing.M) {
 func TestBenchIngest(t *testing.T) {
 	b := kafkatest.Find(t)
 	const warmup = 10
+	prefix := filepath.Join(t.TempDir(), "cpu")
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"leadbridge", "bench", "ingest", "--brokers", strings.Join(b.Seeds, ","),
 		"--duration", "200ms", "--warmup", strconv.Itoa(warmup), "--rounds", "2", "--concurrency", "4", "--partitions", "3",
+		"--cpuprofile", prefix,
 		"--broker-pid", strconv.Itoa(os.Getpid())}, // a stand-in: only its CPU time is read
 		envOf(nil), &out)
 	t.Logf("bench output:\n%s", out.String())
@@ -88,6 +90,11 @@ func TestBenchIngest(t *testing.T) {
 	} {
 		if !regexp.MustCompile(`(?m)^` + line + `$`).MatchString(out.String()) {
 			t.Errorf("no line matching %s", line)
+		}
+	}
+	for _, p := range []string{"bare-aurora.1", "naive-aurora.2", "ingest-aurora.2", "ingest-leadpro.1"} {
+		if st, err := os.Stat(prefix + "." + p + ".pprof"); err != nil || st.Size() == 0 {
+			t.Errorf("no CPU profile of the child's round %s: %v", p, err)
 		}
 	}
 	m := regexp.MustCompile(`(?m)^topic records: (\d+); ingest answered 200: (\d+) \(warmup included\); naive topic records: (\d+), naive answered 200: (\d+)$`).FindStringSubmatch(out.String())

@@ -1,0 +1,50 @@
+package bench
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// The /proc readers see this process: CPU time grows with work done, and
+// the peak RSS covers a buffer it touched.
+func TestProcReaders(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc: Linux only")
+	}
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	after := before
+	for after-before < 50*time.Millisecond && time.Now().Before(deadline) { // burn CPU until it shows
+		x := 0
+		for i := range 10_000_000 {
+			x += i
+		}
+		_ = x
+		if after, err = cpuTime(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after-before < 50*time.Millisecond {
+		t.Errorf("cpu time went from %v to %v over 5 s of work", before, after)
+	}
+	buf := make([]byte, 32<<20)
+	for i := range buf {
+		buf[i] = 1
+	}
+	rss, err := peakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss < int64(len(buf)) {
+		t.Errorf("peak RSS %d bytes, below the %d-byte buffer it touched", rss, len(buf))
+	}
+	runtime.KeepAlive(buf)
+	if _, err := cpuTime(-1); err == nil {
+		t.Error("cpu time of pid -1: want an error")
+	}
+}
