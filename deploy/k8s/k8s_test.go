@@ -356,7 +356,7 @@ func checkProbe(t *testing.T, what string, p *corev1.Probe, path string, port in
 }
 
 // runtimeEnv are the variables the Go runtime reads, not leadbridge's loader.
-var runtimeEnv = map[string]bool{"GOMEMLIMIT": true}
+var runtimeEnv = map[string]bool{"GOMEMLIMIT": true, "GOGC": true}
 
 // goMemLimit is the container's GOMEMLIMIT in bytes (0: unset, -1: unparsable),
 // read as the Go runtime reads it: a number with an optional B, KiB, MiB or GiB.
