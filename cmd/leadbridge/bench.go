@@ -65,6 +65,7 @@ func benchCommands() map[string]command {
 	return map[string]command{
 		"ingest": {"ingest throughput and latency on a real broker, next to a bare HTTP server", runBenchIngest},
 		"enrich": {"enrichment throughput against the API latency bound and the aggregate quota", runBenchEnrich},
+		"e2e":    {"freshness: webhook to lead record latency at a steady rate, ingest and enrich together", runBenchE2E},
 	}
 }
 

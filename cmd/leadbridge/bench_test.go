@@ -141,6 +141,7 @@ func TestBenchUsage(t *testing.T) {
 		"unknown provider":    {"ingest", "--provider", "aurora,hubspot"},
 		"broker not hostport": {"ingest", "--brokers", "localhost"},
 		"argument":            {"ingest", "extra"},
+		"e2e zero rate":       {"e2e", "--rate", "0"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -159,7 +160,7 @@ func TestBenchHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		"bench":        {[]string{"--help"}, []string{"ingest", "bench <benchmark>"}},
+		"bench":        {[]string{"--help"}, []string{"ingest", "enrich", "e2e", "bench <benchmark>"}},
 		"bench ingest": {[]string{"ingest", "--help"}, []string{"bare net/http server", "naive handler", "acks=all", "-concurrency", "-duration", "-broker-pid", "-cpuprofile", "-warmup", "-rounds", "-brokers"}},
 	}
 	for name, tt := range tests {
@@ -215,4 +216,31 @@ func parseFloat(tb testing.TB, s string) float64 {
 		tb.Fatal(err)
 	}
 	return f
+}
+
+// bench e2e runs end to end on the test broker at a low rate: every webhook
+// is answered 200 and reaches the leads topic, and the percentiles are in
+// order. Timing is not checked.
+func TestBenchE2E(t *testing.T) {
+	b := kafkatest.Find(t)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"leadbridge", "bench", "e2e", "--brokers", strings.Join(b.Seeds, ","),
+		"--rate", "100", "--duration", "1s", "--latency", "5ms"}, envOf(nil), &out)
+	t.Logf("bench output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	if !strings.Contains(out.String(), "ingest answered 200: 100 of 100 ") {
+		t.Error("not every webhook answered 200")
+	}
+	m := regexp.MustCompile(`webhook to lead record: p50 ([0-9.]+)ms, p90 ([0-9.]+)ms, p99 ([0-9.]+)ms, max ([0-9.]+)ms over 100 records; 0 without a record`).
+		FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("no freshness line for 100 records, none missing")
+	}
+	for i := 2; i < len(m); i++ {
+		if parseFloat(t, m[i-1]) > parseFloat(t, m[i]) || parseFloat(t, m[1]) <= 0 {
+			t.Errorf("percentiles out of order or zero: %v", m[1:])
+		}
+	}
 }

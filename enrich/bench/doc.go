@@ -2,5 +2,7 @@
 // enrich`): a backlog of Aurora lead events on fresh topics of a real
 // broker, drained by enrich members wired as in production (cmd/wire)
 // against the Aurora sandbox. It reports the drain rate against the bound
-// the scenario sets (API latency or the aggregate quota), as a ratio.
+// the scenario sets (API latency or the aggregate quota), as a ratio. E2E
+// (`leadbridge bench e2e`) adds ingest in front and measures freshness: from
+// sending a webhook to its lead record being readable.
 package bench
