@@ -27,6 +27,20 @@ const (
 	DefaultMaxOutstanding   = 10_000
 	DefaultCommitInterval   = time.Second
 	DefaultShutdownGrace    = 15 * time.Second
+	// DefaultTransactionTimeout is how long the brokers let a transaction
+	// stay open. A killed member's open transaction holds read_committed
+	// readers of leads back until it times out, so it is short; a batch
+	// (one transaction) ends well within it (see DefaultBatchFor).
+	DefaultTransactionTimeout = 8 * time.Second
+	// DefaultBatchFor bounds the work of one transaction.
+	DefaultBatchFor = 2 * time.Second
+	// DefaultSessionTimeout and DefaultHeartbeatInterval decide how soon
+	// the group notices a member that died: 6 s is the brokers' default
+	// group.min.session.timeout.ms, against the client's 45 s, so a killed
+	// member's partitions are taken over within seconds.
+	DefaultSessionTimeout    = 6 * time.Second
+	DefaultHeartbeatInterval = 500 * time.Millisecond
+	DefaultMaxBatch          = 500 // records polled per transaction
 	// DefaultDeliveryTimeout bounds one produce, so a rebalance callback or
 	// a shutdown waiting on produces in flight always ends.
 	DefaultDeliveryTimeout = 30 * time.Second
@@ -36,6 +50,29 @@ const (
 // the user's file. Zero durations and counts take the defaults above.
 type Config struct {
 	RawTopic, LeadsTopic, DLQTopic string
+	// StateTopic is the compacted per-lead state topic, co-partitioned with
+	// raw; exactly-once only.
+	StateTopic string
+	// RetryTopic holds leads that keep failing, out of the main path, with
+	// attempt and not-before headers; co-partitioned with raw; exactly-once only.
+	RetryTopic string
+
+	// AtLeastOnce turns exactly-once off (enrich.exactly_once: false): for
+	// brokers without transactions. Lead records may then repeat after a
+	// crash, and the per-lead guards live in memory only.
+	AtLeastOnce bool
+	// TransactionalID names this member's transactional producer; default
+	// "leadbridge-enrich-" and a random suffix. A stable one (a pod name)
+	// lets a restarted member fence its predecessor at once.
+	TransactionalID    string
+	TransactionTimeout time.Duration
+	// BatchFor bounds a transaction's work: a lead still failing by then
+	// leaves the main path for the retry topic (exactly-once).
+	BatchFor time.Duration
+	MaxBatch int // records per transaction
+
+	SessionTimeout    time.Duration // kgo.SessionTimeout
+	HeartbeatInterval time.Duration // kgo.HeartbeatInterval
 
 	// APITokens maps an Aurora tenant id to its API token. An Aurora lead
 	// event of a tenant without one goes to the DLQ (reason no_api_token).
@@ -66,17 +103,22 @@ type Config struct {
 // DefaultConfig is a Config with every default set and no topics or tokens.
 func DefaultConfig() Config {
 	return Config{
-		RequestsPerMinute: DefaultRequestsPerMinute,
-		MaxInFlight:       DefaultMaxInFlight,
-		RequestTimeout:    DefaultRequestTimeout,
-		RetryFor:          DefaultRetryFor,
-		NotFoundRetryFor:  DefaultNotFoundRetryFor,
-		BackoffBase:       DefaultBackoffBase,
-		BackoffMax:        DefaultBackoffMax,
-		MaxOutstanding:    DefaultMaxOutstanding,
-		CommitInterval:    DefaultCommitInterval,
-		ShutdownGrace:     DefaultShutdownGrace,
-		DeliveryTimeout:   DefaultDeliveryTimeout,
+		RequestsPerMinute:  DefaultRequestsPerMinute,
+		MaxInFlight:        DefaultMaxInFlight,
+		RequestTimeout:     DefaultRequestTimeout,
+		RetryFor:           DefaultRetryFor,
+		NotFoundRetryFor:   DefaultNotFoundRetryFor,
+		BackoffBase:        DefaultBackoffBase,
+		BackoffMax:         DefaultBackoffMax,
+		MaxOutstanding:     DefaultMaxOutstanding,
+		CommitInterval:     DefaultCommitInterval,
+		ShutdownGrace:      DefaultShutdownGrace,
+		DeliveryTimeout:    DefaultDeliveryTimeout,
+		TransactionTimeout: DefaultTransactionTimeout,
+		BatchFor:           DefaultBatchFor,
+		MaxBatch:           DefaultMaxBatch,
+		SessionTimeout:     DefaultSessionTimeout,
+		HeartbeatInterval:  DefaultHeartbeatInterval,
 	}
 }
 
@@ -97,6 +139,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxOutstanding == 0 {
 		c.MaxOutstanding = d.MaxOutstanding
 	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = d.MaxBatch
+	}
+	set(&c.TransactionTimeout, d.TransactionTimeout)
+	set(&c.BatchFor, d.BatchFor)
+	set(&c.SessionTimeout, d.SessionTimeout)
+	set(&c.HeartbeatInterval, d.HeartbeatInterval)
 	set(&c.RequestTimeout, d.RequestTimeout)
 	set(&c.RetryFor, d.RetryFor)
 	set(&c.NotFoundRetryFor, d.NotFoundRetryFor)
@@ -121,11 +170,15 @@ func (c Config) Validate() error {
 	if c.RawTopic == "" || c.LeadsTopic == "" || c.DLQTopic == "" {
 		bad("enrich: raw, leads and DLQ topics must be named")
 	}
+	if !c.AtLeastOnce && (c.StateTopic == "" || c.RetryTopic == "") {
+		bad("enrich: exactly_once needs the state and retry topics (topics.state, topics.retry)")
+	}
 	type count struct {
 		name string
 		n    int
 	}
-	for _, v := range []count{{"requests_per_minute", c.RequestsPerMinute}, {"max_in_flight", c.MaxInFlight}, {"max_outstanding", c.MaxOutstanding}} {
+	for _, v := range []count{{"requests_per_minute", c.RequestsPerMinute}, {"max_in_flight", c.MaxInFlight}, {"max_outstanding", c.MaxOutstanding},
+		{"max_batch", c.MaxBatch}} {
 		if v.n < 0 {
 			bad("enrich: %s must be positive, not %d", v.name, v.n)
 		}
@@ -136,10 +189,18 @@ func (c Config) Validate() error {
 	}
 	for _, v := range []span{{"request_timeout", c.RequestTimeout}, {"retry_for", c.RetryFor},
 		{"not_found_retry_for", c.NotFoundRetryFor}, {"backoff_base", c.BackoffBase}, {"backoff_max", c.BackoffMax},
-		{"commit_interval", c.CommitInterval}, {"shutdown_grace", c.ShutdownGrace}, {"delivery_timeout", c.DeliveryTimeout}} {
+		{"commit_interval", c.CommitInterval}, {"shutdown_grace", c.ShutdownGrace}, {"delivery_timeout", c.DeliveryTimeout},
+		{"transaction_timeout", c.TransactionTimeout}, {"batch_for", c.BatchFor},
+		{"session_timeout", c.SessionTimeout}, {"heartbeat_interval", c.HeartbeatInterval}} {
 		if v.d < 0 {
 			bad("enrich: %s must be positive, not %s", v.name, v.d)
 		}
+	}
+	if !c.AtLeastOnce && c.BatchFor > 0 && c.TransactionTimeout > 0 && c.BatchFor*2 > c.TransactionTimeout {
+		bad("enrich: batch_for %s must be at most half of transaction_timeout %s", c.BatchFor, c.TransactionTimeout)
+	}
+	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval*3 > c.SessionTimeout {
+		bad("enrich: heartbeat_interval %s must be at most a third of session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
 	}
 	if c.BackoffBase > 0 && c.BackoffMax > 0 && c.BackoffBase > c.BackoffMax {
 		bad("enrich: backoff_base %s is above backoff_max %s", c.BackoffBase, c.BackoffMax)

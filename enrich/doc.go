@@ -10,8 +10,9 @@
 //	        LeadPro events: the verified payload
 //	     -> schema.Lead -> the key's state (state.go): erased, older or unchanged
 //	        records are not produced -> produce to leads (output.go) -> mark done
-//	     -> commit the partition's offset once everything before it is done
-//	        (partition.go, commit.go)
+//	     -> exactly-once: commit the batch's records and offsets in one
+//	        transaction (txn.go); at-least-once: commit the partition's
+//	        offset once everything before it is done (partition.go, commit.go)
 //
 // enrich declares what it needs from a provider API, LeadFetcher, and the
 // failures it understands (ErrNotFound, ErrUnauthorized, ErrUnavailable,
@@ -22,9 +23,19 @@
 // Order is kept per lead key, never per partition: a lead waiting for its
 // tenant's quota or a slow API call does not hold up other leads. Events for
 // the same lead that wait together are served by one API call (the call
-// returns the current state). Offsets are committed only after the lead or
-// DLQ record was acknowledged, so a crash re-processes and never skips
-// (at-least-once; duplicates are possible, losses are not).
+// returns the current state).
+//
+// Exactly-once (the default; txn.go): a member polls a batch, restores the
+// key state of partitions new to it from the state topic (restore.go, after
+// fencing a dead owner's open transaction), processes the batch with
+// per-key workers, and commits the batch's lead, DLQ, retry and state
+// records with its raw offsets in one transaction (franz-go's
+// GroupTransactSession). A lead still failing when the batch's time is up
+// goes to the retry topic, co-partitioned with raw (the range balancer gives
+// partition p of both to one member), and comes back when its not-before
+// header says. At-least-once (Config.AtLeastOnce; commit.go): records are
+// acknowledged one by one and offsets committed over the done prefix, so a
+// crash re-processes and never skips, and the key state lives in memory.
 //
 // An Enricher is one member of the group; run as many as the load needs. The
 // Aurora request budget (requests_per_minute per API token) holds for the

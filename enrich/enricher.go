@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,15 +24,21 @@ type Enricher struct {
 	sem   chan struct{}
 	out   writer // where lead and DLQ records go; set by Run
 
+	sess     *kgo.GroupTransactSession // exactly-once; set by NewClient
+	txnID    string                    // this member's transactional id
+	txw      *txnWriter
+	batchEnd atomic.Int64 // unix nanoseconds: a failing lead leaves the batch then (exactly-once)
+
 	client   *kgo.Client
 	workCtx  context.Context
 	workStop context.CancelFunc
 	workers  sync.WaitGroup
 	commitMu sync.Mutex // one commit at a time: the loop's, a revoke's, the final one
 
-	mu    sync.Mutex
-	parts map[int32]*partition
-	keys  map[string]*keyQueue
+	mu      sync.Mutex
+	parts   map[int32]*partition // owned raw partitions
+	retries map[int32]*partition // owned retry partitions (exactly-once)
+	keys    map[string]*keyQueue
 }
 
 // New returns an Enricher fetching Aurora leads through fetch. Zero fields of
@@ -52,7 +59,7 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 		cfg: cfg, fetch: fetch, log: logger, m: newMetrics(cfg.Metrics),
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
 		workCtx: ctx, workStop: cancel,
-		parts: make(map[int32]*partition), keys: make(map[string]*keyQueue),
+		parts: make(map[int32]*partition), retries: make(map[int32]*partition), keys: make(map[string]*keyQueue),
 	}, nil
 }
 
@@ -60,15 +67,23 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 // security and kgo.ConsumerGroup: manual commits, rebalances only between
 // polls, a bounded produce, and the partition callbacks.
 func (e *Enricher) ClientOpts() []kgo.Opt {
-	return []kgo.Opt{
-		kgo.ConsumeTopics(e.cfg.RawTopic),
-		kgo.DisableAutoCommit(),
+	opts := []kgo.Opt{kgo.ConsumeTopics(e.cfg.RawTopic), kgo.DisableAutoCommit()}
+	delivery := e.cfg.DeliveryTimeout
+	if !e.cfg.AtLeastOnce {
+		opts = e.txnOpts()
+		// A produce that cannot finish fails before the transaction's End
+		// gives up, so End can abort cleanly (a broker down for long).
+		delivery = min(delivery, e.cfg.TransactionTimeout)
+	}
+	return append(opts,
+		kgo.SessionTimeout(e.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(e.cfg.HeartbeatInterval),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.RecordDeliveryTimeout(e.cfg.DeliveryTimeout),
+		kgo.RecordDeliveryTimeout(delivery),
 		kgo.OnPartitionsAssigned(e.assigned),
 		kgo.OnPartitionsRevoked(e.revoked),
 		kgo.OnPartitionsLost(e.lost),
-	}
+	)
 }
 
 // Run consumes until ctx ends, then lets in-flight work finish (up to
@@ -76,6 +91,14 @@ func (e *Enricher) ClientOpts() []kgo.Opt {
 // client afterwards, which leaves the group.
 func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 	e.client = client
+	if e.sess != nil {
+		e.txw = &txnWriter{e: e}
+		e.out = e.txw
+		return e.runTxn(ctx)
+	}
+	if !e.cfg.AtLeastOnce {
+		return errors.New("enrich: exactly-once needs the client from Enricher.NewClient")
+	}
 	e.out = &syncWriter{e: e}
 	commitDone := make(chan struct{})
 	go func() {
@@ -170,22 +193,46 @@ func (e *Enricher) partition(id int32) *partition {
 	return e.parts[id]
 }
 
+func (e *Enricher) partitionOf(topic string, id int32) *partition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if topic == e.cfg.RetryTopic {
+		return e.retries[id]
+	}
+	return e.parts[id]
+}
+
+// assigned registers new partitions. At-least-once a partition's key state
+// starts empty; exactly-once it is restored from the state topic before the
+// partition's first batch (restorePending), not here: a callback must be fast.
 func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	e.mu.Lock()
 	for _, id := range m[e.cfg.RawTopic] {
-		e.parts[id] = newPartition(e.workCtx, e.cfg.RawTopic, id, newStateStore(maxRemembered))
+		var store *stateStore
+		if e.cfg.AtLeastOnce {
+			store = newStateStore(maxRemembered)
+		}
+		e.parts[id] = newPartition(e.workCtx, e.cfg.RawTopic, id, store)
+	}
+	for _, id := range m[e.cfg.RetryTopic] {
+		if e.cfg.RetryTopic != "" {
+			e.retries[id] = newPartition(e.workCtx, e.cfg.RetryTopic, id, nil)
+		}
 	}
 	e.mu.Unlock()
+	if !e.cfg.AtLeastOnce {
+		e.fence(ctx, cl, m[e.cfg.RawTopic])
+	}
 	e.updateShare(ctx, cl, "assigned", len(m[e.cfg.RawTopic]))
 }
 
 func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-	e.drop(ctx, m[e.cfg.RawTopic], true)
+	e.drop(ctx, m, e.cfg.AtLeastOnce) // exactly-once, offsets commit with their transaction
 	e.updateShare(ctx, cl, "revoked", len(m[e.cfg.RawTopic]))
 }
 
 func (e *Enricher) lost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-	e.drop(ctx, m[e.cfg.RawTopic], false)
+	e.drop(ctx, m, false)
 	e.updateShare(ctx, cl, "lost", len(m[e.cfg.RawTopic]))
 }
 
@@ -197,12 +244,18 @@ const callbackTimeout = 5 * time.Second
 // wait for produces in flight (so no stale lead record lands after the new
 // owner's; each is bounded by DeliveryTimeout), and, when revoked cleanly,
 // commit what is done.
-func (e *Enricher) drop(ctx context.Context, ids []int32, commit bool) {
+func (e *Enricher) drop(ctx context.Context, m map[string][]int32, commit bool) {
 	var gone []*partition
 	e.mu.Lock()
-	for _, id := range ids {
+	for _, id := range m[e.cfg.RawTopic] {
 		if p, ok := e.parts[id]; ok {
 			gone = append(gone, p)
+		}
+	}
+	for _, id := range m[e.cfg.RetryTopic] {
+		if p, ok := e.retries[id]; ok && e.cfg.RetryTopic != "" {
+			p.revoke()
+			delete(e.retries, id)
 		}
 	}
 	e.mu.Unlock()

@@ -66,7 +66,7 @@ type unit struct {
 func newUnit(tb testing.TB, fetch LeadFetcher, mutate ...func(*Config)) *unit {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	cfg := Config{RawTopic: "raw", LeadsTopic: "leads", DLQTopic: "dlq", Metrics: reg,
+	cfg := Config{RawTopic: "raw", LeadsTopic: "leads", DLQTopic: "dlq", Metrics: reg, AtLeastOnce: true,
 		APITokens: map[string]schema.Secret{"t1": "tok-1"}, RequestsPerMinute: 6000,
 		BackoffBase: 100 * time.Millisecond, BackoffMax: 2 * time.Second,
 		RetryFor: time.Minute, NotFoundRetryFor: 20 * time.Second}

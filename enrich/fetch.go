@@ -39,13 +39,36 @@ func (e *Enricher) enrichAurora(items []*item) {
 	// shows it yet.
 	apiHook := schema.AuroraWebhook{Source: hook.Source}
 	var first time.Time
-	for attempt := 1; ; attempt++ {
-		if err := e.quota.wait(ctx, token.Reveal()); err != nil {
+	attempt0 := 0
+	for _, it := range items { // back from the retry topic: carry on its count and clock
+		if it.attempt > attempt0 {
+			attempt0, first = it.attempt, it.first
+		}
+	}
+	if nb := last.notBefore; !nb.IsZero() {
+		if !e.sleep(ctx, items, attempt0, first, nb) {
+			return
+		}
+	}
+	for attempt := attempt0 + 1; ; attempt++ {
+		// Exactly-once, neither the quota wait nor the call outlasts the
+		// batch: a lead still waiting then goes to the retry topic.
+		bctx, cancel := e.batchContext(ctx)
+		if err := e.quota.wait(bctx, token.Reveal()); err != nil {
+			cancel()
+			if ctx.Err() == nil { // the batch ended
+				e.toRetry(items, attempt-1, first, e.cfg.Now())
+			}
 			return // revoked or shutting down: the group re-processes it
 		}
-		body, err := e.call(traced(ctx, last.rec), last.tenant, token.Reveal(), last.leadID)
+		body, err := e.call(traced(bctx, last.rec), last.tenant, token.Reveal(), last.leadID)
+		batchOver := bctx.Err() != nil
+		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if batchOver && err != nil {
+			err = &FetchError{Kind: ErrUnavailable, Err: fmt.Errorf("the batch ended during the call: %w", err)}
 		}
 		now := e.cfg.Now()
 		if err == nil {
@@ -82,11 +105,34 @@ func (e *Enricher) enrichAurora(items []*item) {
 		}
 		e.log.Debug("retrying Retrieve Lead", zap.String("tenant", last.tenant), zap.String("event_id", last.ev.ID),
 			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
-		select {
-		case <-ctx.Done():
+		if !e.sleep(ctx, items, attempt, first, now.Add(wait)) {
 			return
-		case <-time.After(wait):
 		}
+	}
+}
+
+// batchContext bounds ctx by the end of the open batch (exactly-once);
+// at-least-once it is ctx.
+func (e *Enricher) batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if end := e.batchEnd.Load(); end != 0 {
+		return context.WithDeadline(ctx, time.Unix(0, end))
+	}
+	return context.WithCancel(ctx)
+}
+
+// sleep waits until next for the next attempt. Exactly-once, a wait that
+// would outlast the batch moves items to the retry topic instead, so no lead
+// holds up a transaction; false means the items left this worker.
+func (e *Enricher) sleep(ctx context.Context, items []*item, attempt int, first, next time.Time) bool {
+	if end := e.batchEnd.Load(); end != 0 && next.UnixNano() > end {
+		e.toRetry(items, attempt, first, next)
+		return false
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(next)):
+		return true
 	}
 }
 

@@ -11,7 +11,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
@@ -27,24 +29,33 @@ type harness struct {
 	t               testing.TB
 	b               kafkatest.Broker
 	raw, leads, dlq string
+	state, retry    string
 	group           string
 	api             *sandbox.Server
 	apiURL          string
 	tokens          map[string]schema.Secret
 	producer        *kgo.Client
 	rawOffsets      sync.Map // ce_id -> raw offset (order checks)
+	rawSent         sync.Map // ce_id -> rawSend (partition and time produced)
 	partitions      int32
 	cfg             func(*enrich.Config)
 }
 
 func newHarness(t testing.TB, tenants int, partitions int32, opts sandbox.Options) *harness {
 	t.Helper()
-	b := kafkatest.Find(t)
+	return newHarnessOn(t, kafkatest.Find(t), tenants, partitions, opts)
+}
+
+// newHarnessOn is newHarness on broker b (a private one, for a test that kills it).
+func newHarnessOn(t testing.TB, b kafkatest.Broker, tenants int, partitions int32, opts sandbox.Options) *harness {
+	t.Helper()
 	compact := "compact"
 	h := &harness{t: t, b: b, partitions: partitions,
 		raw:    kafkatest.Topic(t, b, "raw", partitions, nil),
 		leads:  kafkatest.Topic(t, b, "leads", partitions, map[string]*string{"cleanup.policy": &compact}),
 		dlq:    kafkatest.Topic(t, b, "dlq", 1, nil),
+		state:  kafkatest.Topic(t, b, "state", partitions, map[string]*string{"cleanup.policy": &compact}),
+		retry:  kafkatest.Topic(t, b, "retry", partitions, nil),
 		group:  "enrich-test-" + uuid.NewString()[:8],
 		tokens: map[string]schema.Secret{},
 	}
@@ -75,7 +86,7 @@ type member struct {
 func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 	h.t.Helper()
 	cfg := enrich.Config{
-		RawTopic: h.raw, LeadsTopic: h.leads, DLQTopic: h.dlq,
+		RawTopic: h.raw, LeadsTopic: h.leads, DLQTopic: h.dlq, StateTopic: h.state, RetryTopic: h.retry,
 		APITokens: h.tokens, RequestsPerMinute: 1_000_000,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		RetryFor: 5 * time.Second, NotFoundRetryFor: time.Second,
@@ -90,17 +101,18 @@ func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	opts := append([]kgo.Opt{
-		kgo.ConsumerGroup(h.group),
-		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond),
-		kgo.ProducerLinger(0),
-	}, e.ClientOpts()...)
-	client := kafkatest.Client(h.t, h.b, opts...)
+	client, err := e.NewClient(h.t.Context(), kgo.SeedBrokers(h.b.Seeds...), kgo.ConsumerGroup(h.group), kgo.ProducerLinger(0), kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &member{e: e, client: client, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)
-		_ = e.Run(ctx, client)
+		if err := e.Run(ctx, client); err != nil {
+			h.t.Logf("member %s stopped: %v", name, err)
+			client.Close() // leave the group, as the command does
+		}
 	}()
 	h.t.Cleanup(m.stop)
 	return m
@@ -135,6 +147,12 @@ func (h *harness) produceRaw(ctx context.Context, ev schema.Event) {
 		h.t.Fatalf("produce raw: %v", err)
 	}
 	h.rawOffsets.Store(ev.ID, res[0].Record.Offset)
+	h.rawSent.Store(ev.ID, rawSend{partition: res[0].Record.Partition, at: time.Now()})
+}
+
+type rawSend struct {
+	partition int32
+	at        time.Time
 }
 
 // leadRecord is one record read back from the leads topic.
@@ -150,7 +168,7 @@ type leadRecord struct {
 func (h *harness) readAll(ctx context.Context, topic string, want int, settle time.Duration) []*kgo.Record {
 	h.t.Helper()
 	c := kafkatest.Client(h.t, h.b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200*time.Millisecond))
+		kgo.FetchMaxWait(200*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	var out []*kgo.Record
 	var quietSince time.Time
 	for {
@@ -207,4 +225,23 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitCommitted waits until the group has committed n raw records in all.
+func (h *harness) waitCommitted(tb testing.TB, n int64, d time.Duration) {
+	tb.Helper()
+	adm := kadm.NewClient(h.producer)
+	waitFor(tb, d, fmt.Sprintf("the group to commit %d raw records", n), func() bool {
+		os, err := adm.FetchOffsets(tb.Context(), h.group)
+		if err != nil {
+			return false
+		}
+		var sum int64
+		os.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == h.raw {
+				sum += o.At
+			}
+		})
+		return sum >= n
+	})
 }

@@ -26,6 +26,7 @@ const envChild = "LEADBRIDGE_ENRICH_TEST_CHILD"
 type childSpec struct {
 	Seeds                  []string
 	Raw, Leads, DLQ, Group string
+	State, Retry           string
 	APIURL                 string
 	Tokens                 map[string]string
 }
@@ -48,14 +49,13 @@ func runChild(spec string) {
 		tokens[k] = schema.Secret(v)
 	}
 	e, err := enrich.New(enrich.Config{RawTopic: s.Raw, LeadsTopic: s.Leads, DLQTopic: s.DLQ, APITokens: tokens,
+		StateTopic: s.State, RetryTopic: s.Retry,
 		RequestsPerMinute: 1_000_000, BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond},
 		aurora.NewClient(s.APIURL, nil, zap.NewNop()), zap.NewNop())
 	if err != nil {
 		panic(err)
 	}
-	client, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Seeds...), kgo.ConsumerGroup(s.Group),
-		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond), kgo.ProducerLinger(0)},
-		e.ClientOpts()...)...)
+	client, err := e.NewClient(context.Background(), kgo.SeedBrokers(s.Seeds...), kgo.ConsumerGroup(s.Group), kgo.ProducerLinger(0))
 	if err != nil {
 		panic(err)
 	}
@@ -72,7 +72,7 @@ func (h *harness) startChild() (kill func()) {
 	for k, v := range h.tokens {
 		tokens[k] = v.Reveal()
 	}
-	spec, _ := json.Marshal(childSpec{Seeds: h.b.Seeds, Raw: h.raw, Leads: h.leads, DLQ: h.dlq, Group: h.group,
+	spec, _ := json.Marshal(childSpec{Seeds: h.b.Seeds, Raw: h.raw, Leads: h.leads, DLQ: h.dlq, Group: h.group, State: h.state, Retry: h.retry,
 		APIURL: h.apiURL, Tokens: tokens})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"="+string(spec))

@@ -16,6 +16,8 @@ type metrics struct {
 	share     prometheus.Gauge         // this member's share of the API budget
 	inflight  prometheus.Gauge         // API calls in flight
 	apiTime   *prometheus.HistogramVec // status class
+	aborts    prometheus.Counter       // transactions aborted
+	restore   prometheus.Histogram     // restoring one partition's state
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"status"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_records_total",
-			Help: "Raw events by provider and outcome: produced (lead record acked), coalesced, stale (older than the last record), skipped (not a lead event), dlq.",
+			Help: "Raw events by provider and outcome: produced (lead record written), coalesced, unchanged (same content as the last record), stale (older than the last record), erased, retried (moved to the retry topic), skipped (not a lead event), dlq.",
 		}, []string{"provider", "outcome"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_dlq_total", Help: "Raw events sent to the DLQ, by reason.",
@@ -52,7 +54,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}, []string{"status"}),
 	}
-	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime)
+	m.aborts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leadbridge_enrich_transactions_aborted_total", Help: "Exactly-once batches aborted (and read again): rebalances, shutdowns, failed produces.",
+	})
+	m.restore = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "leadbridge_enrich_state_restore_seconds", Help: "Restoring one raw partition's lead state from the state topic.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
+	})
+	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore)
 	return m
 }
 

@@ -96,7 +96,12 @@ func (e *Enricher) putState(part *partition, key string, id keyID, k keyState) {
 }
 
 // stateTopic is the state topic when state is durable, else "".
-func (e *Enricher) stateTopic() string { return "" }
+func (e *Enricher) stateTopic() string {
+	if e.cfg.AtLeastOnce {
+		return ""
+	}
+	return e.cfg.StateTopic
+}
 
 // contentHash identifies a lead record's content without its source_event,
 // which differs for every raw event even when the lead did not change.

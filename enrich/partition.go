@@ -121,3 +121,37 @@ func (p *partition) revoke() {
 	p.stop()
 	p.producing.Wait()
 }
+
+// unfinished is the number of polled records not done yet.
+func (p *partition) unfinished() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range p.entries {
+		if !e.done {
+			n++
+		}
+	}
+	return n
+}
+
+// settle ends a transaction over p's polled records: committed, they leave
+// (their offsets are committed); aborted, they are forgotten, since the
+// session rewinds to the committed offsets and they are polled again. The
+// key state's pending changes follow the same fate.
+func (p *partition) settle(committed bool) {
+	p.mu.Lock()
+	if committed {
+		n := 0
+		for n < len(p.entries) && p.entries[n].done {
+			n++
+		}
+		p.entries = p.entries[n:]
+	} else {
+		p.entries = nil
+	}
+	p.mu.Unlock()
+	if p.state != nil {
+		p.state.settle(committed)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
@@ -23,6 +24,10 @@ type item struct {
 	tenant string // Aurora tenant id (Aurora items)
 	leadID string
 	aurora bool
+	// From the retry topic's headers: attempts so far, when the lead first
+	// failed and when it may be tried again.
+	attempt          int
+	first, notBefore time.Time
 }
 
 func (it *item) done() { it.part.finish(it.ent) }
@@ -53,6 +58,7 @@ func validLeadID(id string) bool {
 func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 	ent := part.add(r)
 	it := &item{rec: r, part: part, ent: ent}
+	it.attempt, it.first, it.notBefore, _ = retryInfo(r)
 	dead := func(reason string, err error) {
 		e.goWork(func() { e.deadLetter([]*item{it}, reason, err, 1, e.cfg.Now()) })
 	}

@@ -163,3 +163,52 @@ func TestConvertedLag(t *testing.T) {
 		})
 	})
 }
+
+// Exactly-once, a lead still failing when its batch's time is up leaves for
+// the retry topic, on its raw partition, with attempt, first-failure and
+// not-before headers; back from there it carries on its count and clock,
+// and still ends in the DLQ after retry_for.
+func TestFailingLeadLeavesTheBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		u := newUnit(t, scripted(&calls, fail(ErrUnavailable, 503, 0)), func(c *Config) { c.RetryTopic = "retry" })
+		u.e.batchEnd.Store(time.Now().Add(2 * time.Second).UnixNano())
+		start := time.Now()
+		u.aurora("lead_changed", "L1")
+		u.wait()
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("the lead held its batch for %v, past the batch's 2s", took)
+		}
+		retried := u.out.topic("retry")
+		if len(retried) != 1 || len(u.dlqReasons()) != 0 || len(u.leads(t)) != 0 {
+			t.Fatalf("retry %d, DLQ %v, leads %d; want the lead in the retry topic only", len(retried), u.dlqReasons(), len(u.leads(t)))
+		}
+		r := retried[0]
+		attempt, first, notBefore, ok := retryInfo(r)
+		if !ok || attempt < 1 || first.IsZero() || !notBefore.After(first) || r.Partition != u.part.id {
+			t.Fatalf("retry record headers: attempt %d first %v not-before %v partition %d", attempt, first, notBefore, r.Partition)
+		}
+		if _, err := schema.DecodeRecord(r); err != nil {
+			t.Fatalf("the retry record lost its CloudEvent: %v", err)
+		}
+		// Back from the retry topic, batch after batch, until retry_for.
+		for range 100 {
+			u.e.batchEnd.Store(time.Now().Add(2 * time.Second).UnixNano())
+			rec := u.out.topic("retry")
+			last := rec[len(rec)-1]
+			last.Offset = u.next
+			u.next++
+			u.e.dispatch(u.part, last)
+			u.wait()
+			if len(u.dlqReasons()) > 0 {
+				break
+			}
+		}
+		if got := u.dlqReasons(); len(got) != 1 || got[0] != "retries_exhausted" {
+			t.Fatalf("DLQ %v, want retries_exhausted", got)
+		}
+		if took := time.Since(start); took < time.Minute {
+			t.Fatalf("dead-lettered after %v, before retry_for (1m)", took)
+		}
+	})
+}

@@ -118,6 +118,15 @@ type Enrich struct {
 	RetryFor         time.Duration `yaml:"retry_for"`
 	NotFoundRetryFor time.Duration `yaml:"not_found_retry_for"`
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
+	// ExactlyOnce: lead, DLQ, retry and state records commit with the raw
+	// offsets in one Kafka transaction (default true). false: at-least-once,
+	// for brokers without transactions.
+	ExactlyOnce       *bool         `yaml:"exactly_once"`
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// TransactionalID: default a random one per process; a stable one (the
+	// pod name) lets a restarted member fence its predecessor at once.
+	TransactionalID string `yaml:"transactional_id"`
 }
 
 type Log struct {

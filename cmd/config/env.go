@@ -66,11 +66,14 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 		{"LEADBRIDGE_TOPIC_LEADS", "topics.leads", &cfg.Topics.Leads},
 		{"LEADBRIDGE_TOPIC_DLQ", "topics.dlq", &cfg.Topics.DLQ},
 		{"LEADBRIDGE_TOPIC_ERASURES", "topics.erasures", &cfg.Topics.Erasures},
+		{"LEADBRIDGE_TOPIC_STATE", "topics.state", &cfg.Topics.State},
+		{"LEADBRIDGE_TOPIC_RETRY", "topics.retry", &cfg.Topics.Retry},
 		{"LEADBRIDGE_HTTP_ADDR", "http.addr", &cfg.HTTP.Addr},
 		{"LEADBRIDGE_HTTP_ADMIN_ADDR", "http.admin_addr", &cfg.HTTP.AdminAddr},
 		{"LEADBRIDGE_AURORA_API_URL", "aurora.api_url", &cfg.Aurora.APIURL},
 		{"LEADBRIDGE_ENRICH_GROUP", "enrich.group_id", &cfg.Enrich.GroupID},
 		{"LEADBRIDGE_ENRICH_HTTP_ADDR", "enrich.http_addr", &cfg.Enrich.HTTPAddr},
+		{"LEADBRIDGE_ENRICH_TRANSACTIONAL_ID", "enrich.transactional_id", &cfg.Enrich.TransactionalID},
 		{"LEADBRIDGE_LOG_LEVEL", "log.level", &cfg.Log.Level},
 		{"LEADBRIDGE_LOG_ACCESS", "log.access", &cfg.Log.Access},
 	} {
@@ -96,6 +99,15 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 			cfg.from[o.key] = o.name
 			cfg.given = true
 		}
+	}
+	if v := getenv("LEADBRIDGE_ENRICH_EXACTLY_ONCE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, errors.New("LEADBRIDGE_ENRICH_EXACTLY_ONCE is not true or false"))
+		}
+		cfg.Enrich.ExactlyOnce = &b
+		cfg.from["enrich.exactly_once"] = "LEADBRIDGE_ENRICH_EXACTLY_ONCE"
+		cfg.given = true
 	}
 	return errs
 }

@@ -68,7 +68,7 @@ func (c Config) Validate(n Need) error {
 		bad("kafka.max_buffered_bytes", "must be positive")
 	}
 	names := map[string]bool{}
-	for _, t := range []struct{ what, name string }{{"raw", c.Topics.Raw}, {"leads", c.Topics.Leads}, {"dlq", c.Topics.DLQ}, {"erasures", c.Topics.Erasures}} {
+	for _, t := range []struct{ what, name string }{{"raw", c.Topics.Raw}, {"leads", c.Topics.Leads}, {"dlq", c.Topics.DLQ}, {"erasures", c.Topics.Erasures}, {"state", c.Topics.State}, {"retry", c.Topics.Retry}} {
 		if !ValidTopic(t.name) {
 			bad("topics."+t.what, "%q is not a valid topic name", t.name)
 		}

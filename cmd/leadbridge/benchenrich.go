@@ -38,6 +38,7 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	rpm := fs.Int("rpm", 90, "quota scenario: requests per minute per API token")
 	tenants := fs.Int("tenants", 50, "quota scenario: tenants (one API token each)")
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
+	compare := fs.Bool("compare", true, "latency scenario: run it again at-least-once and print the ratio")
 	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof; the members' samples carry the label bench=enrich-member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
@@ -61,8 +62,18 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 		if *cpuprofile != "" {
 			r.CPUProfile = *cpuprofile + "." + sc + ".pprof"
 		}
-		if err := r.Do(ctx, config.SplitList(*brokers), stdout); err != nil {
+		eos, err := r.Do(ctx, config.SplitList(*brokers), stdout)
+		if err != nil {
 			return fmt.Errorf("bench enrich %s: %w", sc, err)
+		}
+		if sc == "latency" && *compare {
+			// The cost of exactly-once, against at-least-once in the same run.
+			r.AtLeastOnce = true
+			alo, err := r.Do(ctx, config.SplitList(*brokers), stdout)
+			if err != nil {
+				return fmt.Errorf("bench enrich %s at-least-once: %w", sc, err)
+			}
+			fmt.Fprintf(stdout, "  exactly-once / at-least-once: %.2fx the events/s\n", eos/alo)
 		}
 	}
 	return nil

@@ -53,6 +53,8 @@ func newStack(t testing.TB, b kafkatest.Broker) *stack {
 		"LEADBRIDGE_TOPIC_LEADS":            "e2e-leads-" + id,
 		"LEADBRIDGE_TOPIC_DLQ":              "e2e-dlq-" + id,
 		"LEADBRIDGE_TOPIC_ERASURES":         "e2e-erasures-" + id,
+		"LEADBRIDGE_TOPIC_STATE":            "e2e-state-" + id,
+		"LEADBRIDGE_TOPIC_RETRY":            "e2e-retry-" + id,
 		"LEADBRIDGE_ENRICH_GROUP":           "e2e-" + id,
 		"LEADBRIDGE_HTTP_ADDR":              kafkatest.FreeAddr(t),
 		"LEADBRIDGE_ENRICH_HTTP_ADDR":       kafkatest.FreeAddr(t),
@@ -67,7 +69,8 @@ func newStack(t testing.TB, b kafkatest.Broker) *stack {
 		adm := kadm.NewClient(kafkatest.Client(t, b))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, _ = adm.DeleteTopics(ctx, s.env["LEADBRIDGE_TOPIC_RAW"], s.env["LEADBRIDGE_TOPIC_LEADS"], s.env["LEADBRIDGE_TOPIC_DLQ"], s.env["LEADBRIDGE_TOPIC_ERASURES"])
+		_, _ = adm.DeleteTopics(ctx, s.env["LEADBRIDGE_TOPIC_RAW"], s.env["LEADBRIDGE_TOPIC_LEADS"], s.env["LEADBRIDGE_TOPIC_DLQ"], s.env["LEADBRIDGE_TOPIC_ERASURES"],
+			s.env["LEADBRIDGE_TOPIC_STATE"], s.env["LEADBRIDGE_TOPIC_RETRY"])
 	})
 	return s
 }

@@ -21,7 +21,13 @@ type Config struct {
 	Leads string `yaml:"leads"`
 	DLQ   string `yaml:"dlq"`
 	// Erasures is the audit topic of `leadbridge forget` (never expires).
-	Erasures          string        `yaml:"erasures"` // default leads.erasures
+	Erasures string `yaml:"erasures"` // default leads.erasures
+	// State is enrich's compacted per-lead state (exactly-once), with as
+	// many partitions as raw.
+	State string `yaml:"state"` // default leads.state
+	// Retry holds leads that keep failing, out of enrich's main path
+	// (exactly-once), with as many partitions as raw.
+	Retry             string        `yaml:"retry"` // default leads.retry
 	Partitions        int32         `yaml:"partitions"`
 	ReplicationFactor int16         `yaml:"replication_factor"`
 	RawRetention      time.Duration `yaml:"raw_retention"` // default 168h (7 days)
@@ -30,13 +36,13 @@ type Config struct {
 
 // Defaults are the topics of a configuration that names none.
 func Defaults() Config {
-	return Config{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Erasures: "leads.erasures", Partitions: 12, ReplicationFactor: 1,
+	return Config{Raw: "leads.raw", Leads: "leads", DLQ: "leads.dlq", Erasures: "leads.erasures", State: "leads.state", Retry: "leads.retry", Partitions: 12, ReplicationFactor: 1,
 		RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour}
 }
 
 // Spec is one topic leadbridge owns and the settings it needs.
 type Spec struct {
-	Role    string // raw, leads or dlq
+	Role    string // raw, leads, dlq, erasures, state or retry
 	Name    string
 	Configs map[string]string
 }
@@ -59,6 +65,12 @@ func Specs(t Config) []Spec {
 		// The erasure audit (leadbridge forget) is kept for as long as the
 		// topic exists: it holds keys and times, no PII.
 		{"erasures", t.Erasures, with(map[string]string{"cleanup.policy": "delete", "retention.ms": "-1"})},
+		// enrich's per-lead state (exactly-once): one record per lead key,
+		// co-partitioned with raw (same partition count).
+		{"state", t.State, with(map[string]string{"cleanup.policy": "compact"})},
+		// enrich's retries leave the main path here; a record lives until
+		// it is retried (at most retry_for), so raw's retention is plenty.
+		{"retry", t.Retry, with(map[string]string{"cleanup.policy": "delete", "retention.ms": ms(t.RawRetention)})},
 	}
 }
 

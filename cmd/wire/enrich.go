@@ -26,9 +26,13 @@ func Enrich(ctx context.Context, cfg config.Config, ln net.Listener, fetch enric
 	if err != nil {
 		return err
 	}
-	opts := append([]kgo.Opt{kgo.ConsumerGroup(cfg.Enrich.GroupID), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0)},
-		e.ClientOpts()...)
-	client, err := KafkaClient(cfg.Kafka, logger, reg, "enrich", append(opts, extra...)...)
+	opts, err := KafkaOpts(cfg.Kafka, logger, reg, "enrich")
+	if err != nil {
+		return err
+	}
+	opts = append(opts, kgo.ConsumerGroup(cfg.Enrich.GroupID), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+	// Exactly-once, this checks that the brokers accept transactions.
+	client, err := e.NewClient(ctx, append(opts, extra...)...)
 	if err != nil {
 		return err
 	}
@@ -60,6 +64,11 @@ func EnrichConfig(cfg config.Config, reg prometheus.Registerer) enrich.Config {
 	}
 	return enrich.Config{
 		RawTopic: cfg.Topics.Raw, LeadsTopic: cfg.Topics.Leads, DLQTopic: cfg.Topics.DLQ,
+		StateTopic: cfg.Topics.State, RetryTopic: cfg.Topics.Retry,
+		AtLeastOnce:       cfg.Enrich.ExactlyOnce != nil && !*cfg.Enrich.ExactlyOnce,
+		TransactionalID:   cfg.Enrich.TransactionalID,
+		SessionTimeout:    cfg.Enrich.SessionTimeout,
+		HeartbeatInterval: cfg.Enrich.HeartbeatInterval,
 		APITokens:         tokens,
 		RequestsPerMinute: cfg.Aurora.RequestsPerMinute,
 		MaxInFlight:       cfg.Enrich.MaxInFlight,

@@ -77,3 +77,6 @@ func freePort(tb testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// Kill SIGKILLs the broker (a crash); Start brings it back with its logs.
+func (p *Private) Kill(tb testing.TB) { tb.Helper(); p.do(tb, "kill") }

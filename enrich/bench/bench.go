@@ -34,14 +34,19 @@ type Run struct {
 	Limit                                     bool    // the sandbox enforces RPM per token
 	Bound                                     float64 // calls/s bound (latency scenario)
 	CPUProfile                                string  // file for a CPU profile of the drain; empty: none
+	AtLeastOnce                               bool    // enrich.exactly_once: false
 }
 
-func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
+// Do runs the scenario and returns its drain rate in events/s.
+func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, error) {
 	id := uuid.NewString()[:8]
 	cfg := config.Default()
 	cfg.Kafka.Brokers = brokers
 	cfg.Log.Level = "error"
 	cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ = "bench-raw-"+id, "bench-leads-"+id, "bench-dlq-"+id
+	cfg.Topics.Erasures, cfg.Topics.State, cfg.Topics.Retry = "bench-erasures-"+id, "bench-state-"+id, "bench-retry-"+id
+	eos := !r.AtLeastOnce
+	cfg.Enrich.ExactlyOnce = &eos
 	cfg.Enrich.GroupID = "bench-enrich-" + id
 	cfg.Enrich.MaxInFlight = r.InFlight
 	cfg.Aurora.RequestsPerMinute = r.RPM
@@ -49,14 +54,15 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer admin.Close()
 	adm := kadm.NewClient(admin)
 	if _, err := topics.Ensure(ctx, adm, cfg.Topics, io.Discard); err != nil {
-		return err
+		return 0, err
 	}
-	defer adm.DeleteTopics(context.WithoutCancel(ctx), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ) //nolint:errcheck
+	defer adm.DeleteTopics(context.WithoutCancel(ctx), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ, //nolint:errcheck
+		cfg.Topics.Erasures, cfg.Topics.State, cfg.Topics.Retry)
 
 	opts := sandbox.Options{Tokens: map[string]string{}, Latency: r.Latency}
 	if r.Limit {
@@ -77,7 +83,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	apiCtx, stopAPI := context.WithCancel(ctx)
 	defer stopAPI()
@@ -88,7 +94,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	// The backlog, produced before any member starts.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(cfg.Topics.Raw))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for i := range r.Events {
 		l := leads[i%len(leads)]
@@ -99,7 +105,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 		producer.Produce(ctx, ev.Record(), nil)
 	}
 	if err := producer.Flush(ctx); err != nil {
-		return fmt.Errorf("produce backlog: %w", err)
+		return 0, fmt.Errorf("produce backlog: %w", err)
 	}
 	producer.Close()
 
@@ -109,11 +115,11 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	if r.CPUProfile != "" {
 		f, err := os.Create(r.CPUProfile)
 		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return 0, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return 0, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -123,7 +129,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	for range r.Members {
 		eln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return 0, err
 		}
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
@@ -132,15 +138,15 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 		})
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer consumer.Close()
 	keys, dlq, records := map[string]bool{}, 0, 0
 	for len(keys)+dlq < len(leads) {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 		consumer.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
 			if rec.Topic == cfg.Topics.DLQ {
@@ -162,8 +168,12 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	st := sb.Stats()
 	calls := st.ByRoute[sandbox.RouteRetrieveLead]
 	rate := float64(r.Events) / took.Seconds()
-	fmt.Fprintf(w, "\nscenario %s: %d events over %d leads, %d tenants, %d members x %d in flight\n",
-		r.Name, r.Events, r.Leads, r.Tenants, r.Members, r.InFlight)
+	mode := "exactly-once"
+	if r.AtLeastOnce {
+		mode = "at-least-once"
+	}
+	fmt.Fprintf(w, "\nscenario %s (%s): %d events over %d leads, %d tenants, %d members x %d in flight\n",
+		r.Name, mode, r.Events, r.Leads, r.Tenants, r.Members, r.InFlight)
 	fmt.Fprintf(w, "  drained in %.1fs: %.0f events/s, %d API calls (%.3f per event), %d x 429, %d in the DLQ\n",
 		took.Seconds(), rate, calls, float64(calls)/float64(r.Events), st.ByStatus[429], dlq)
 	switch r.Name {
@@ -186,5 +196,5 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	if dlq > 0 {
 		errs = append(errs, fmt.Errorf("%d events went to the DLQ", dlq))
 	}
-	return errors.Join(errs...)
+	return rate, errors.Join(errs...)
 }

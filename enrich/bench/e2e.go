@@ -53,7 +53,7 @@ func (x E2E) Do(ctx context.Context, brokers []string, w io.Writer) error {
 	cfg.Log.Level = "error"
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ = "e2e-raw-"+id, "e2e-leads-"+id, "e2e-dlq-"+id
-	cfg.Topics.Erasures = "e2e-erasures-" + id
+	cfg.Topics.Erasures, cfg.Topics.State, cfg.Topics.Retry = "e2e-erasures-"+id, "e2e-state-"+id, "e2e-retry-"+id
 	cfg.Enrich.GroupID = "e2e-enrich-" + id
 	cfg.Aurora.RequestsPerMinute = 1_000_000 // no quota: the API's latency is the scenario
 	tenant, apiToken, hookToken := "e2e-tenant", "api-"+uuid.NewString(), uuid.NewString()

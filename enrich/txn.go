@@ -1,0 +1,398 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// NewClient builds this member's Kafka client from opts (seeds, security,
+// logging, hooks, kgo.ConsumerGroup and any tuning) and ClientOpts.
+// Exactly-once, it is the client of a kgo.GroupTransactSession, and NewClient
+// checks at once that the brokers accept a transactional producer: a broker
+// without transactions (or an ACL that forbids them) is a startup error that
+// names enrich.exactly_once, never a silent fallback.
+func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
+	opts = append(opts, e.ClientOpts()...)
+	if e.cfg.AtLeastOnce {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("kafka client: %w", err)
+		}
+		return cl, nil
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, _, err := sess.Client().ProducerID(ictx); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("enrich.exactly_once: the brokers refused a transactional producer (%w); "+
+			"use brokers with transactions, or set enrich.exactly_once: false for at-least-once delivery", err)
+	}
+	e.sess = sess
+	return sess.Client(), nil
+}
+
+// txnOpts are the client options exactly-once adds.
+func (e *Enricher) txnOpts() []kgo.Opt {
+	if e.txnID == "" {
+		e.txnID = e.cfg.TransactionalID
+		if e.txnID == "" {
+			e.txnID = "leadbridge-enrich-" + uuid.NewString()
+		}
+	}
+	id := e.txnID
+	return []kgo.Opt{
+		kgo.ConsumeTopics(e.cfg.RawTopic, e.cfg.RetryTopic),
+		// Range gives partition p of raw and of the retry topic (same
+		// partition counts) to the same member: a lead's retries stay with
+		// its state.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.TransactionalID(id),
+		kgo.TransactionTimeout(e.cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A fetch in flight (up to this long) delays the first fetch of
+		// partitions taken over from a dead member; 5 s by default.
+		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.RecordPartitioner(ownPartitioner{manual: map[string]bool{e.cfg.StateTopic: true, e.cfg.RetryTopic: true}}),
+	}
+}
+
+// ownPartitioner writes state and retry records to the partition they name
+// (the raw partition they belong to) and everything else by key, as the
+// default partitioner does.
+type ownPartitioner struct{ manual map[string]bool }
+
+func (p ownPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if p.manual[t] {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return kgo.UniformBytesPartitioner(64<<10, true, true, nil).ForTopic(t)
+}
+
+// txnWriter puts records into the open transaction. A failed produce fails
+// the transaction: it is aborted and its batch read again.
+type txnWriter struct {
+	e     *Enricher
+	mu    sync.Mutex // fail; a promise may run inside Produce, so never held around it
+	fail  error
+	ownMu sync.Mutex
+	owned map[int32]bool // state partitions whose owner record is in this transaction
+}
+
+func (w *txnWriter) txn() bool { return true }
+
+// maxRecordBytes keeps a record under the brokers' default message.max.bytes
+// (1 MiB with batch overhead): one refused record would abort the whole
+// transaction, so a record that cannot fit goes to the DLQ instead.
+const maxRecordBytes = 1_000_000
+
+var errTooLarge = errors.New("record over 1,000,000 bytes")
+
+func (w *txnWriter) write(part *partition, recs ...*kgo.Record) (bool, error) {
+	if part.ctx.Err() != nil {
+		return false, nil
+	}
+	for _, r := range recs {
+		n := len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			n += len(h.Key) + len(h.Value)
+		}
+		if n > maxRecordBytes {
+			return false, errTooLarge
+		}
+	}
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			w.mu.Lock()
+			w.fail = errors.Join(w.fail, err)
+			w.mu.Unlock()
+		}
+	}
+	// The first record of a transaction on a state partition names its
+	// writer, so a member taking the partition over can fence it.
+	w.ownMu.Lock()
+	if !w.owned[part.id] {
+		w.owned[part.id] = true
+		w.e.sess.Produce(context.Background(), &kgo.Record{Topic: w.e.cfg.StateTopic, Partition: part.id,
+			Key: []byte(ownerKey), Value: []byte(w.e.txnID)}, promise)
+	}
+	w.ownMu.Unlock()
+	for _, r := range recs {
+		w.e.sess.Produce(context.Background(), r, promise)
+	}
+	return true, nil
+}
+
+func (w *txnWriter) reset() {
+	w.mu.Lock()
+	w.fail = nil
+	w.mu.Unlock()
+	w.ownMu.Lock()
+	w.owned = map[int32]bool{}
+	w.ownMu.Unlock()
+}
+
+func (w *txnWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fail
+}
+
+// runTxn is Run exactly-once: poll a batch, restore the state of partitions
+// new to this member, process the batch with per-key workers, and commit
+// its lead, DLQ, retry and state records with its offsets in one
+// transaction.
+func (e *Enricher) runTxn(ctx context.Context) error {
+	sess := e.sess
+	failures := 0 // transactions in a row that could not begin
+	for ctx.Err() == nil {
+		fetches := sess.PollRecords(ctx, e.cfg.MaxBatch)
+		if fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		if fetches.NumRecords() == 0 {
+			sess.AllowRebalance()
+			continue
+		}
+		if err := e.restorePending(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		err := sess.Begin()
+		if err != nil && !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+			// A transaction left open by a failed End: abort it, try again.
+			// The abort rewinds to the committed offsets: this batch is
+			// polled again.
+			e.log.Warn("begin transaction; aborting what is left open", zap.Error(err))
+			_, _ = e.end(ctx, kgo.TryAbort)
+			sess.AllowRebalance()
+			if failures++; failures >= 5 {
+				return fmt.Errorf("enrich: cannot begin a transaction after %d tries: %w", failures, err)
+			}
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+				return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
+			}
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		w := e.txw
+		w.reset()
+		e.batchEnd.Store(time.Now().Add(e.cfg.BatchFor).UnixNano())
+		var parts []*partition
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			part := e.partitionOf(fp.Topic, fp.Partition)
+			if part == nil || len(fp.Records) == 0 {
+				return
+			}
+			parts = append(parts, part)
+			part.mu.Lock()
+			part.hwm = fp.HighWatermark
+			part.mu.Unlock()
+			for _, r := range fp.Records {
+				e.dispatch(part, r)
+			}
+		})
+		complete := e.waitBatch(ctx, parts)
+		how := kgo.TryCommit
+		if !complete || w.failed() != nil {
+			how = kgo.TryAbort
+		}
+		committed, err := e.end(ctx, how)
+		for _, p := range parts {
+			p.settle(committed)
+		}
+		switch {
+		case err != nil && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+			errors.Is(err, kerr.TransactionalIDAuthorizationFailed)):
+			return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
+		case err != nil:
+			// A broker failure can end a transaction in error; the session
+			// has rewound to the committed offsets and the next Begin
+			// recovers the producer id, so the batch is simply read again.
+			e.log.Warn("transaction failed; its records are read again", zap.Error(err))
+			e.m.aborts.Inc()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		case committed:
+			failures = 0
+		case !committed:
+			e.log.Warn("transaction aborted; its records are read again", zap.Error(w.failed()), zap.Bool("complete", complete))
+			e.m.aborts.Inc()
+		}
+		sess.AllowRebalance()
+		if !complete {
+			break // shutting down
+		}
+	}
+	e.workStop()
+	e.workers.Wait()
+	return nil
+}
+
+// end ends the open transaction. It outlives ctx (a batch that is done
+// still commits while the member stops) but not the transaction timeout: an
+// End can wait on a group heartbeat that never comes while the group
+// rejoins, and the transaction is aborted by then anyway. A timed-out End
+// leaves the transaction open; the next Begin fails and aborts it.
+func (e *Enricher) end(ctx context.Context, how kgo.TransactionEndTry) (bool, error) {
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout+5*time.Second)
+	defer cancel()
+	return e.sess.End(ectx, how)
+}
+
+// waitBatch waits until every record of parts is done (or its partition
+// left this member). When ctx ends it waits up to ShutdownGrace more, then
+// gives up: the batch is aborted and re-read by the group.
+func (e *Enricher) waitBatch(ctx context.Context, parts []*partition) bool {
+	var graceEnd <-chan time.Time
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		done := true
+		for _, p := range parts {
+			if p.ctx.Err() == nil && p.unfinished() > 0 {
+				done = false
+				break
+			}
+		}
+		if done {
+			return true
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if graceEnd == nil {
+				graceEnd = time.After(e.cfg.ShutdownGrace)
+			}
+		case <-graceEnd:
+			e.log.Warn("shutdown grace over; the open batch is aborted and re-read by the group")
+			return false
+		}
+		if ctx.Err() != nil && graceEnd == nil {
+			graceEnd = time.After(e.cfg.ShutdownGrace)
+		}
+	}
+}
+
+// fence ends what a previous owner of the raw partitions ids left open
+// (fenceZombie), before the group fetches their committed offsets: those
+// wait for an open transaction that carries offsets. It runs in the
+// assignment callback, bounded by callbackTimeout.
+func (e *Enricher) fence(ctx context.Context, cl *kgo.Client, ids []int32) {
+	ctx, cancel := context.WithTimeout(ctx, callbackTimeout)
+	defer cancel()
+	conn := connOpts(cl)
+	for _, id := range ids {
+		err := fenceZombie(ctx, conn, e.cfg.StateTopic, id, e.txnID, func(owner string) {
+			e.log.Info("fenced the previous owner's open transaction", zap.Int32("partition", id), zap.String("transactional_id", owner))
+		})
+		if err != nil {
+			e.log.Warn("could not fence the previous owner; its open transaction times out on its own",
+				zap.Int32("partition", id), zap.Error(err))
+		}
+	}
+}
+
+// restorePending restores the state of every owned partition that has none.
+func (e *Enricher) restorePending(ctx context.Context) error {
+	e.mu.Lock()
+	var todo []int32
+	for _, m := range []map[int32]*partition{e.parts, e.retries} {
+		for id, p := range m {
+			if p.state == nil && !slices.Contains(todo, id) {
+				todo = append(todo, id)
+			}
+		}
+	}
+	e.mu.Unlock()
+	conn := connOpts(e.sess.Client())
+	for _, id := range todo {
+		start := time.Now()
+		store, err := restoreState(ctx, conn, e.cfg.StateTopic, id)
+		if err != nil {
+			return fmt.Errorf("restore state partition %d: %w", id, err)
+		}
+		e.mu.Lock()
+		for _, p := range []*partition{e.parts[id], e.retries[id]} {
+			if p != nil {
+				p.state = store
+			}
+		}
+		e.mu.Unlock()
+		e.m.restore.Observe(time.Since(start).Seconds())
+		e.log.Info("state restored", zap.Int32("partition", id), zap.Int("keys", store.len()), zap.Duration("duration", time.Since(start)))
+	}
+	return nil
+}
+
+// Retry headers: a lead that keeps failing leaves the batch for the retry
+// topic with these, and comes back when they say.
+const (
+	headerRetryAttempt   = "leadbridge_retry_attempt"
+	headerRetryNotBefore = "leadbridge_retry_not_before"
+	headerRetryFirst     = "leadbridge_retry_first_failure"
+)
+
+// retryInfo reads a retry record's headers; ok is false for a raw record.
+func retryInfo(r *kgo.Record) (attempt int, first, notBefore time.Time, ok bool) {
+	a := schema.Header(r, headerRetryAttempt)
+	if a == "" {
+		return 0, time.Time{}, time.Time{}, false
+	}
+	attempt, _ = strconv.Atoi(a)
+	first, _ = time.Parse(time.RFC3339Nano, schema.Header(r, headerRetryFirst))
+	notBefore, _ = time.Parse(time.RFC3339Nano, schema.Header(r, headerRetryNotBefore))
+	return attempt, first, notBefore, true
+}
+
+// toRetry moves items to the retry topic, in the open transaction, to be
+// tried again (attempt) not before notBefore. Their raw partition's commit
+// point moves on.
+func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Time) {
+	for _, it := range items {
+		r := it.rec
+		rec := &kgo.Record{Topic: e.cfg.RetryTopic, Partition: it.part.id, Key: r.Key, Value: r.Value}
+		for _, h := range r.Headers {
+			switch h.Key {
+			case headerRetryAttempt, headerRetryNotBefore, headerRetryFirst:
+			default:
+				rec.Headers = append(rec.Headers, h)
+			}
+		}
+		rec.Headers = append(rec.Headers,
+			hdr(headerRetryAttempt, strconv.Itoa(attempt)),
+			hdr(headerRetryFirst, first.UTC().Format(time.RFC3339Nano)),
+			hdr(headerRetryNotBefore, notBefore.UTC().Format(time.RFC3339Nano)))
+		if ok, _ := e.out.write(it.part, rec); !ok {
+			return
+		}
+		e.m.records.WithLabelValues(providerOf(it.ev), "retried").Inc()
+		it.done()
+	}
+}
