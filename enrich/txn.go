@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -43,8 +44,36 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		return nil, fmt.Errorf("enrich.exactly_once: the brokers refused a transactional producer (%w); "+
 			"use brokers with transactions, or set enrich.exactly_once: false for at-least-once delivery", err)
 	}
+	if err := e.checkTopics(ictx, sess.Client()); err != nil {
+		sess.Close()
+		return nil, err
+	}
 	e.sess = sess
 	return sess.Client(), nil
+}
+
+// checkTopics makes sure the state and retry topics exist with raw's
+// partition count: partition p of each belongs with raw partition p.
+func (e *Enricher) checkTopics(ctx context.Context, cl *kgo.Client) error {
+	td, err := kadm.NewClient(cl).ListTopics(ctx, e.cfg.RawTopic, e.cfg.StateTopic, e.cfg.RetryTopic)
+	if err != nil {
+		return fmt.Errorf("enrich: describe topics: %w", err)
+	}
+	raw := td[e.cfg.RawTopic]
+	if raw.Err != nil {
+		return fmt.Errorf("enrich: raw topic %s: %w (run leadbridge topics create)", e.cfg.RawTopic, raw.Err)
+	}
+	var errs []error
+	for _, name := range []string{e.cfg.StateTopic, e.cfg.RetryTopic} {
+		switch t := td[name]; {
+		case t.Err != nil:
+			errs = append(errs, fmt.Errorf("enrich: topic %s: %w (run leadbridge topics create)", name, t.Err))
+		case len(t.Partitions) != len(raw.Partitions):
+			errs = append(errs, fmt.Errorf("enrich: topic %s has %d partitions, raw %s has %d: they must match",
+				name, len(t.Partitions), e.cfg.RawTopic, len(raw.Partitions)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // txnOpts are the client options exactly-once adds.

@@ -58,6 +58,8 @@ func TestOneWebhookOneTrace(t *testing.T) {
 	cfg.Topics.Raw = kafkatest.Topic(t, b, "trace-raw", 1, nil)
 	cfg.Topics.Leads = kafkatest.Topic(t, b, "trace-leads", 1, nil)
 	cfg.Topics.DLQ = kafkatest.Topic(t, b, "trace-dlq", 1, nil)
+	cfg.Topics.State = kafkatest.Topic(t, b, "trace-state", 1, nil)
+	cfg.Topics.Retry = kafkatest.Topic(t, b, "trace-retry", 1, nil)
 	cfg.Enrich.GroupID = "trace-" + cfg.Topics.Raw
 	cfg.Aurora.Tenants = []config.Tenant{{ID: tenant, APIToken: apiToken,
 		WebhookAuth: config.WebhookAuth{Header: "X-Aurora-Webhook-Token", Tokens: []schema.Secret{hookToken}}}}
