@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		cancel()
 	})
 	wg.Go(func() {
-		errs[1] = wire.Enrich(ctx, cfg, lns[1], aurora.NewClient(cfg.Aurora.APIURL, nil, logger.Named("aurora")), logger.Named("enrich"))
+		errs[1] = wire.Enrich(ctx, cfg, lns[1], aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger.Named("aurora")), logger.Named("enrich"))
 		cancel()
 	})
 	wg.Go(func() { errs[2] = wire.ServeHandler(ctx, lns[2], sb.Handler()); cancel() })

@@ -40,7 +40,7 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
 	compare := fs.Bool("compare", true, "latency scenario: run it again at-least-once and print the ratio")
 	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof; the members' samples carry the label bench=enrich-member")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof (latency-at-least-once for the comparison); the members' samples carry the label bench=enrich-member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
@@ -69,6 +69,9 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 		if sc == "latency" && *compare {
 			// The cost of exactly-once, against at-least-once in the same run.
 			r.AtLeastOnce = true
+			if *cpuprofile != "" {
+				r.CPUProfile = *cpuprofile + "." + sc + "-at-least-once.pprof"
+			}
 			alo, err := r.Do(ctx, config.SplitList(*brokers), stdout)
 			if err != nil {
 				return fmt.Errorf("bench enrich %s at-least-once: %w", sc, err)

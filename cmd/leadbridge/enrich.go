@@ -29,5 +29,5 @@ func runEnrich(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	return wire.Enrich(ctx, cfg, ln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(), logger.Named("aurora")), logger)
+	return wire.Enrich(ctx, cfg, ln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger.Named("aurora")), logger)
 }

@@ -17,8 +17,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/leadbridge/leadbridge/enrich/aurora"
 )
 
 // Tracing is OpenTelemetry for one process: one trace runs from a webhook
@@ -82,15 +80,6 @@ var tracingOn atomic.Bool
 
 // TracingOn reports whether SetTracerProvider installed a provider.
 func TracingOn() bool { return tracingOn.Load() }
-
-// APIClient is the HTTP client for Aurora's API: nil (the client's own)
-// when tracing is off, else one whose transport makes client spans.
-func APIClient() *http.Client {
-	if !tracingOn.Load() {
-		return nil
-	}
-	return &http.Client{Timeout: aurora.DefaultTimeout, Transport: TraceTransport(nil)}
-}
 
 // TraceHTTP gives every request a server span continuing an incoming W3C
 // traceparent. The span is named by a route template and carries the method,

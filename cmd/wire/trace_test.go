@@ -68,7 +68,7 @@ func TestOneWebhookOneTrace(t *testing.T) {
 	startIngest(t, cfg, IngestListeners{Public: pub}, logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Enrich(ctx, cfg, listen(t), aurora.NewClient(api.URL, APIClient(), logger), logger) }()
+	go func() { done <- Enrich(ctx, cfg, listen(t), aurora.NewClient(api.URL, APIClient(cfg), logger), logger) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -134,7 +133,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
 		go pprof.Do(runCtx, pprof.Labels("bench", "enrich-member"), func(ctx context.Context) {
-			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, &http.Client{Timeout: 10 * time.Second}, logger), logger)
+			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger), logger)
 		})
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),

@@ -106,7 +106,7 @@ func (x E2E) Do(ctx context.Context, brokers []string, w io.Writer) error {
 			return err
 		}
 		wg.Go(func() {
-			errc <- wire.Enrich(runCtx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, &http.Client{Timeout: 10 * time.Second}, logger), logger)
+			errc <- wire.Enrich(runCtx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger), logger)
 		})
 	}
 
