@@ -54,5 +54,5 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 
 // operateTopics are the configured topic names the operator commands use.
 func operateTopics(cfg config.Config) operate.Topics {
-	return operate.Topics{Raw: cfg.Topics.Raw, Leads: cfg.Topics.Leads, DLQ: cfg.Topics.DLQ, Erasures: cfg.Topics.Erasures}
+	return operate.Topics{Raw: cfg.Topics.Raw, Leads: cfg.Topics.Leads, DLQ: cfg.Topics.DLQ, Retry: cfg.Topics.Retry, Erasures: cfg.Topics.Erasures}
 }

@@ -80,6 +80,9 @@ func knownOwner(cfg config.Config) func(provider, owner string) bool {
 }
 
 // forgetState is the enricher's state topic, where the erased flag lives.
-// Until the enricher's durable state lands (issue 7), there is none: forget
-// writes the tombstone and the audit only.
-func forgetState(config.Config) operate.StateMarker { return nil }
+func forgetState(cfg config.Config) operate.StateMarker {
+	if cfg.Topics.State == "" {
+		return nil
+	}
+	return operate.LeadStateMarker{StateTopic: cfg.Topics.State}
+}
