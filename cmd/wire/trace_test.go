@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,9 @@ func TestOneWebhookOneTrace(t *testing.T) {
 	byName := map[string]tracetest.SpanStub{}
 	for _, s := range spans {
 		byName[s.Name] = s
-		if s.SpanContext.TraceID().String() != traceID {
+		// The webhook's spans are one trace; bookkeeping writes (the state
+		// topic's records, restore reads) may start their own.
+		if slices.Contains(want, s.Name) && s.SpanContext.TraceID().String() != traceID {
 			t.Errorf("span %q is in trace %s, not the webhook's", s.Name, s.SpanContext.TraceID())
 		}
 		for _, a := range s.Attributes {
