@@ -24,6 +24,8 @@ type item struct {
 	tenant string // Aurora tenant id (Aurora items)
 	leadID string
 	aurora bool
+	// erasure is set for an erasure event (erase or unerase, by erase).
+	erasure, erase bool
 	// From the retry topic's headers: attempts so far, when the lead first
 	// failed and when it may be tried again.
 	attempt          int
@@ -69,6 +71,13 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 	}
 	it.ev = ev
 	switch {
+	case ev.Type == schema.EraseEventType || ev.Type == schema.UneraseEventType:
+		key := string(r.Key)
+		if !isLeadKey(key) {
+			dead("invalid_event", errors.New("erasure event without a lead key"))
+			return
+		}
+		it.key, it.erasure, it.erase = key, true, ev.Type == schema.EraseEventType
 	case strings.HasPrefix(ev.Type, schema.AuroraTypePrefix):
 		if !schema.IsAuroraLeadEvent(strings.TrimPrefix(ev.Type, schema.AuroraTypePrefix)) {
 			e.m.records.WithLabelValues(schema.ProviderAurora, "skipped").Inc()
@@ -155,15 +164,28 @@ func (e *Enricher) runKey(key string) {
 				live = append(live, it)
 			}
 		}
-		if len(live) == 0 {
-			continue
-		}
-		if live[0].aurora {
-			e.enrichAurora(live)
-			continue
-		}
-		for _, it := range live {
-			e.fromLeadPro(it)
+		// Erasure events split the batch: what came before them is served
+		// first, what came after sees the key erased (or no longer).
+		for len(live) > 0 {
+			n := 1
+			for n < len(live) && !live[n].erasure && !live[0].erasure {
+				n++
+			}
+			run := live[:n]
+			live = live[n:]
+			switch {
+			case run[0].erasure:
+				e.applyErasure(run[0])
+			case e.erased(run[0]):
+				e.m.records.WithLabelValues(providerOf(run[0].ev), "erased").Add(float64(len(run)))
+				finishAll(run) // an erased key's events never reach the API
+			case run[0].aurora:
+				e.enrichAurora(run)
+			default:
+				for _, it := range run {
+					e.fromLeadPro(it)
+				}
+			}
 		}
 	}
 }

@@ -106,12 +106,16 @@ func (s *stateStore) len() int {
 }
 
 // evict forgets arbitrary keys (map order is random) down to 90% of the
-// limit once it is passed.
+// limit once it is passed. Erased keys are kept: forgetting one would let
+// its next webhook re-create the lead.
 func (s *stateStore) evict() {
 	if s.limit <= 0 || len(s.m) <= s.limit {
 		return
 	}
-	for id := range s.m {
+	for id, k := range s.m {
+		if k.erased {
+			continue
+		}
 		delete(s.m, id)
 		if len(s.m) <= s.limit*9/10 {
 			return

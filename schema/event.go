@@ -116,6 +116,34 @@ func LeadProKey(accountID, leadID string) string {
 // ce_rawtype carries the raw event's type, ce_dataschema is LeadSchemaID.
 const LeadEventType = "dev.leadbridge.lead"
 
+// Erasure events on the raw topic, written by `leadbridge forget`: keyed by
+// the lead key (so they land on the partition of the lead's webhooks and
+// enrich meets them in order with the lead's other events), ce_source
+// ForgetSource, data {"key","action","time"} (no PII). enrich marks the key
+// erased and writes the tombstone on leads, or clears the mark.
+const (
+	EraseEventType   = "dev.leadbridge.erase"
+	UneraseEventType = "dev.leadbridge.unerase"
+	ForgetSource     = "/leadbridge/forget"
+)
+
+// ErasureEvent is the raw-topic event that erases lead key (erase) or lifts
+// its erasure, made at at, with ce_id id. Its data is {"key","action","time"},
+// action "forget" or "unforget", as the erasures topic's audit record.
+func ErasureEvent(id, key string, erase bool, at time.Time) Event {
+	typ, action := EraseEventType, "forget"
+	if !erase {
+		typ, action = UneraseEventType, "unforget"
+	}
+	at = at.UTC()
+	data, _ := json.Marshal(struct {
+		Key    string    `json:"key"`
+		Action string    `json:"action"`
+		Time   time.Time `json:"time"`
+	}{key, action, at}) // strings and a time: cannot fail
+	return Event{ID: id, Source: ForgetSource, Type: typ, Subject: key, Time: at, PartitionKey: key, Data: data}
+}
+
 // ExtRawType is the CloudEvents extension (header ce_rawtype) on lead records
 // naming the raw event's type.
 const ExtRawType = "rawtype"

@@ -10,7 +10,8 @@ const (
 	// HeaderReplay is added by `replay` to a raw record it re-produces: when
 	// it was replayed (RFC 3339).
 	HeaderReplay = "leadbridge_replay"
-	// HeaderErasedAt is on the tombstone `forget` writes to the leads topic:
-	// when the erasure was made (RFC 3339).
+	// HeaderErasedAt is on the tombstone enrich writes to the leads topic
+	// for an erasure event: when the erasure was made (RFC 3339, the
+	// event's ce_time).
 	HeaderErasedAt = "leadbridge_erased_at"
 )
