@@ -15,9 +15,11 @@ import (
 
 const forgetSummary = `GDPR erasure of leads, by lead key (aurora:<tenant>:<lead id>,
 leadpro:<account>:<id>): leadbridge forget <key>... or --file F (one key per
-line, # comments). Per key, in one transaction: a tombstone (null value) on the
-leads topic, the erased flag in the enricher's state, and an audit record (key,
-time, no PII) on the erasures topic; one audit line per key on stdout.
+line, # comments). Per key, in one transaction: an erasure event on the raw
+topic, in order with the lead's webhooks, and an audit record (key, time, no
+PII) on the erasures topic; one audit line per key on stdout. The enrich
+group then writes the tombstone (null value) on the leads topic and marks the
+key erased, so later webhooks, replays and redrives for it produce nothing.
 --unforget lifts an erasure (no tombstone). A malformed key, or one whose
 tenant or account is not configured, is reported and the others proceed;
 the exit status is then 1.`
@@ -55,7 +57,7 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	rep, err := operate.Forget(ctx, keys, operate.ForgetOptions{Kafka: opts, Topics: operateTopics(cfg),
-		Unforget: *unforget, State: forgetState(cfg), Known: knownOwner(cfg)})
+		Unforget: *unforget, Known: knownOwner(cfg)})
 	rep.WriteText(stdout)
 	if err != nil {
 		return err
@@ -77,12 +79,4 @@ func knownOwner(cfg config.Config) func(provider, owner string) bool {
 		}
 		return false
 	}
-}
-
-// forgetState is the enricher's state topic, where the erased flag lives.
-func forgetState(cfg config.Config) operate.StateMarker {
-	if cfg.Topics.State == "" {
-		return nil
-	}
-	return operate.LeadStateMarker{StateTopic: cfg.Topics.State}
 }

@@ -241,20 +241,25 @@ func TestForgetCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	cl := kafkatest.Client(t, b, kgo.ConsumeTopics(s.env["LEADBRIDGE_TOPIC_LEADS"], s.env["LEADBRIDGE_TOPIC_ERASURES"]),
+	// Per key an erasure event on raw (enrich writes the tombstone) and an audit record.
+	raw := s.env["LEADBRIDGE_TOPIC_RAW"]
+	cl := kafkatest.Client(t, b, kgo.ConsumeTopics(raw, s.env["LEADBRIDGE_TOPIC_ERASURES"]),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	counts := map[string]int{}
-	for counts[s.env["LEADBRIDGE_TOPIC_LEADS"]]+counts[s.env["LEADBRIDGE_TOPIC_ERASURES"]] < 4 {
+	for counts[raw]+counts[s.env["LEADBRIDGE_TOPIC_ERASURES"]] < 4 {
 		fs := cl.PollFetches(t.Context())
 		if t.Context().Err() != nil {
 			t.Fatalf("records: %v", counts)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			counts[r.Topic]++
-			if r.Topic == s.env["LEADBRIDGE_TOPIC_LEADS"] && r.Value != nil {
-				t.Errorf("not a tombstone: %s", r.Key)
+			if r.Topic == raw && schema.Header(r, schema.HeaderType) != schema.EraseEventType {
+				t.Errorf("not an erasure event on raw: %s", r.Key)
 			}
 		})
+	}
+	if counts[raw] != 2 {
+		t.Errorf("%d erasure events on raw, want 2", counts[raw])
 	}
 	if err := run(t.Context(), []string{"leadbridge", "forget"}, s.getenv, io.Discard); !errors.As(err, &u) {
 		t.Errorf("forget without keys: %v", err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadbridge/leadbridge/schema"
@@ -20,35 +21,14 @@ import (
 // ForgetOptions configure Forget.
 type ForgetOptions struct {
 	Kafka  []kgo.Opt // cluster options: seeds, TLS, SASL, logger
-	Topics Topics    // Leads gets the tombstones, Erasures the audit records
-	// Unforget lifts an erasure: no tombstone, the state's erased flag is
-	// cleared, and the audit record says "unforget".
+	Topics Topics    // Raw gets the erasure events, Erasures the audit records
+	// Unforget lifts an erasure: the raw event clears the erased flag (enrich
+	// writes nothing on leads), and the audit record says "unforget".
 	Unforget bool
-	// State marks the erased flag in the enricher's state topic. Nil: no
-	// state is written (the tombstone and the audit still are).
-	State StateMarker
 	// Known reports whether a well-formed key's tenant or account is
 	// configured; nil accepts every well-formed key.
 	Known func(provider, owner string) bool
 	Now   func() time.Time // default time.Now
-}
-
-// StateMarker is what Forget needs of the enricher's durable per-lead state:
-// the compacted state topic (co-partitioned with raw, keyed by lead key) and
-// the value of a state record that marks a key erased, or no longer erased.
-type StateMarker interface {
-	Topic() string
-	Value(erased bool) []byte
-}
-
-// LeadStateMarker is the StateMarker of enrich's state topic: the value is
-// schema's LeadState with only the erased flag, which is all an erased key
-// needs (and, unforgotten, the key starts afresh: its next record is produced).
-type LeadStateMarker struct{ StateTopic string }
-
-func (m LeadStateMarker) Topic() string { return m.StateTopic }
-func (m LeadStateMarker) Value(erased bool) []byte {
-	return schema.EncodeLeadState(schema.LeadState{Erased: erased})
 }
 
 // Erasure is one audit record: the key, what was done and when. No PII.
@@ -75,11 +55,15 @@ type ForgetReport struct {
 // with no control characters or spaces.
 var leadKey = regexp.MustCompile(`^(aurora|leadpro):([^:\s]{1,128}):([^\s]{1,256})$`)
 
-// Forget erases lead keys: per key a tombstone on the leads topic, the erased
-// flag in the enricher's state, and an audit record on the erasures topic,
-// all in one transaction. Malformed or unknown keys are reported as Problems
-// and the others proceed; the error is for the write itself (then nothing
-// was written).
+// Forget erases lead keys: per key an erasure event on the raw topic, keyed
+// by the lead key (the default partitioner, as ingest, replay and redrive
+// use: it lands on the partition of the lead's webhooks) and an audit record
+// on the erasures topic, all in one transaction. The enrich member owning the
+// partition meets the event in order with the lead's other events and writes
+// the tombstone on leads and the erased flag in its state; it is the only
+// writer of both. Malformed or unknown keys are reported as Problems and the
+// others proceed; the error is for the write itself (then nothing was
+// written).
 func Forget(ctx context.Context, keys []string, opts ForgetOptions) (ForgetReport, error) {
 	var rep ForgetReport
 	now := opts.Now
@@ -125,13 +109,13 @@ func Forget(ctx context.Context, keys []string, opts ForgetOptions) (ForgetRepor
 	for _, k := range good {
 		e := Erasure{Key: k, Action: action, Time: at}
 		audit, _ := json.Marshal(e) // strings and a time: cannot fail
-		if !opts.Unforget {
-			rs = append(rs, &kgo.Record{Topic: opts.Topics.Leads, Key: []byte(k), Value: nil,
-				Headers: []kgo.RecordHeader{{Key: schema.HeaderErasedAt, Value: []byte(at.Format(time.RFC3339Nano))}}})
+		evID, err := uuid.NewV7()
+		if err != nil {
+			return rep, fmt.Errorf("event id: %w", err)
 		}
-		if opts.State != nil {
-			rs = append(rs, &kgo.Record{Topic: opts.State.Topic(), Key: []byte(k), Value: opts.State.Value(!opts.Unforget)})
-		}
+		ev := schema.ErasureEvent(evID.String(), k, !opts.Unforget, at).Record()
+		ev.Topic = opts.Topics.Raw
+		rs = append(rs, ev)
 		rs = append(rs, &kgo.Record{Topic: opts.Topics.Erasures, Key: []byte(k), Value: audit,
 			Headers: []kgo.RecordHeader{{Key: schema.HeaderContentType, Value: []byte(schema.ContentTypeJSON)}}})
 		done = append(done, e)

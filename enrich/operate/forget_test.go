@@ -3,6 +3,7 @@ package operate_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +15,19 @@ import (
 	"github.com/leadbridge/leadbridge/schema"
 )
 
-type marker struct{ topic string }
-
-func (m marker) Topic() string { return m.topic }
-func (m marker) Value(erased bool) []byte {
-	b, _ := json.Marshal(map[string]bool{"erased": erased})
-	return b
-}
-
+// Forget writes, per key, an erasure event on raw (where the key's
+// webhooks go, so enrich meets it in order) and an audit record; nothing on
+// leads or the state topic, whose one writer is enrich. Unforget writes the
+// matching unerase event.
 func TestForgetAndUnforget(t *testing.T) {
 	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "forget-raw", 3, nil)
 	leads := kafkatest.Topic(t, b, "forget-leads", 3, nil)
 	erasures := kafkatest.Topic(t, b, "forget-erasures", 3, nil)
-	state := kafkatest.Topic(t, b, "forget-state", 3, nil)
 	at := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
 	opts := operate.ForgetOptions{
 		Kafka:  []kgo.Opt{kgo.SeedBrokers(b.Seeds...)},
-		Topics: operate.Topics{Leads: leads, Erasures: erasures},
-		State:  marker{state},
+		Topics: operate.Topics{Raw: raw, Leads: leads, Erasures: erasures},
 		Known:  func(provider, owner string) bool { return owner == "t1" || owner == "9999" },
 		Now:    func() time.Time { return at },
 	}
@@ -58,18 +54,47 @@ func TestForgetAndUnforget(t *testing.T) {
 		t.Errorf("a malformed key (possibly PII) was echoed:\n%s", text)
 	}
 
-	tomb := readAll(t, b, leads)
-	if len(tomb) != 2 {
-		t.Fatalf("%d records on leads, want 2 tombstones", len(tomb))
+	// The partition a webhook with the same key gets, from a plain client
+	// (the default partitioner, as ingest's).
+	webhookPartition := map[string]int32{}
+	cl := kafkatest.Client(t, b, kgo.DefaultProduceTopic(raw))
+	for _, k := range []string{"aurora:t1:L1", "leadpro:9999:77"} {
+		res := cl.ProduceSync(t.Context(), &kgo.Record{Key: []byte(k), Value: []byte(`{}`)})
+		if err := res.FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		webhookPartition[k] = res[0].Record.Partition
 	}
-	for _, r := range tomb {
-		if r.Value != nil || schema.Header(r, schema.HeaderErasedAt) != "2026-11-30T05:00:00Z" {
-			t.Errorf("%s: value %q, headers %v", r.Key, r.Value, r.Headers)
+	events := func() []schema.Event {
+		var evs []schema.Event
+		for _, r := range readAll(t, b, raw) {
+			if schema.Header(r, schema.HeaderType) == "" {
+				continue // the webhook stand-ins
+			}
+			ev, err := schema.DecodeRecord(r)
+			if err != nil {
+				t.Fatalf("an erasure event is not a CloudEvent: %v", err)
+			}
+			if p := webhookPartition[string(r.Key)]; p != r.Partition || ev.PartitionKey != string(r.Key) {
+				t.Errorf("%s: erasure event on partition %d, its webhooks on %d", r.Key, r.Partition, p)
+			}
+			evs = append(evs, ev)
+		}
+		return evs
+	}
+	evs := events()
+	if len(evs) != 2 {
+		t.Fatalf("%d erasure events on raw, want 2", len(evs))
+	}
+	for _, ev := range evs {
+		var d map[string]any
+		if ev.Type != schema.EraseEventType || ev.Source != schema.ForgetSource || !ev.Time.Equal(at) ||
+			json.Unmarshal(ev.Data, &d) != nil || d["key"] != ev.PartitionKey || d["action"] != "forget" || len(d) != 3 {
+			t.Errorf("erasure event %+v", ev)
 		}
 	}
-	st := readAll(t, b, state)
-	if len(st) != 2 || string(st[0].Value) != `{"erased":true}` {
-		t.Fatalf("state records %d", len(st))
+	if n := len(readAll(t, b, leads)); n != 0 {
+		t.Errorf("forget wrote %d records on leads: enrich is their one writer", n)
 	}
 	audit := readAll(t, b, erasures)
 	if len(audit) != 2 {
@@ -87,18 +112,11 @@ func TestForgetAndUnforget(t *testing.T) {
 	if err != nil || len(rep.Done) != 1 {
 		t.Fatalf("unforget: %v %+v", err, rep)
 	}
-	if n := len(readAll(t, b, leads)); n != 2 {
-		t.Errorf("unforget wrote to leads (%d records)", n)
-	}
-	st = readAll(t, b, state)
-	var last *kgo.Record // the key's newest state record (order holds per partition)
-	for _, r := range st {
-		if string(r.Key) == "aurora:t1:L1" && (last == nil || r.Offset > last.Offset) {
-			last = r
-		}
-	}
-	if len(st) != 3 || last == nil || string(last.Value) != `{"erased":false}` {
-		t.Errorf("unforget state: %d records, newest of the key %v", len(st), last)
+	evs = events()
+	if len(evs) != 3 || !slices.ContainsFunc(evs, func(ev schema.Event) bool {
+		return ev.Type == schema.UneraseEventType && ev.PartitionKey == "aurora:t1:L1"
+	}) {
+		t.Errorf("unforget: %d erasure events, want the unerase event of aurora:t1:L1", len(evs))
 	}
 	audit = readAll(t, b, erasures)
 	if len(audit) != 3 || !anyContains(audit, `"unforget"`) {
@@ -113,16 +131,6 @@ func anyContains(rs []*kgo.Record, s string) bool {
 		}
 	}
 	return false
-}
-
-func TestLeadStateMarker(t *testing.T) {
-	m := operate.LeadStateMarker{StateTopic: "leads.state"}
-	for _, erased := range []bool{true, false} {
-		s, err := schema.DecodeLeadState(m.Value(erased))
-		if err != nil || s.Erased != erased || m.Topic() != "leads.state" {
-			t.Errorf("erased %v: %+v %v", erased, s, err)
-		}
-	}
 }
 
 func TestForgetOnlyBadKeysWritesNothing(t *testing.T) {
