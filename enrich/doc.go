@@ -20,6 +20,16 @@
 // onto them, and enrich never imports it. Config holds every default
 // (DefaultConfig); New applies and validates them.
 //
+// Erasure (leadbridge forget): an erasure event on raw, keyed by the lead key,
+// reaches the key's queue in order with its webhooks (pipeline.go, erase.go).
+// Erase marks the key erased in its state and writes the tombstone (null
+// value) on leads, with the raw offset (one transaction, exactly-once); the
+// key's later events produce nothing and never call the API. Unerase clears
+// the mark and writes nothing on leads; the key's next event produces its
+// record. The member owning a key's partition is the one writer of its lead
+// and state records. At-least-once, the mark lives in memory only (it
+// survives eviction, not a restart or rebalance).
+//
 // Order is kept per lead key, never per partition: a lead waiting for its
 // tenant's quota or a slow API call does not hold up other leads. Events for
 // the same lead that wait together are served by one API call (the call

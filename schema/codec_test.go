@@ -134,3 +134,19 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// An erasure event is a CloudEvent keyed by the lead key, its data the audit
+// shape without PII.
+func TestErasureEvent(t *testing.T) {
+	at := time.Date(2026, 11, 30, 5, 0, 0, 0, time.FixedZone("x", 3600))
+	for erase, want := range map[bool][2]string{true: {EraseEventType, "forget"}, false: {UneraseEventType, "unforget"}} {
+		r := ErasureEvent("id-1", "aurora:t1:L1", erase, at).Record()
+		ev, err := DecodeRecord(r)
+		if err != nil || string(r.Key) != "aurora:t1:L1" || ev.Type != want[0] || ev.Source != ForgetSource || !ev.Time.Equal(at) {
+			t.Fatalf("erase %v: %v %+v", erase, err, ev)
+		}
+		if d := string(ev.Data); d != `{"key":"aurora:t1:L1","action":"`+want[1]+`","time":"2026-11-30T04:00:00Z"}` {
+			t.Errorf("erase %v: data %s", erase, d)
+		}
+	}
+}

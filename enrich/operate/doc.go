@@ -6,9 +6,11 @@
 //	leadbridge replay        -> [Replay]:  a time range of raw through enrich again
 //	leadbridge forget        -> [Forget]:  GDPR erasure of lead keys
 //
-// Data still walks one way: redrive and replay write to raw, as ingest does,
-// so their records go through the normal enrich path (its no-op suppression
-// and erased flag included). Each command takes franz-go options for the
+// Data still walks one way: redrive, replay and forget write to raw, as
+// ingest does, so their records go through the normal enrich path (its no-op
+// suppression and erased flag included); forget's erasure event reaches the
+// member owning the key in order with the lead's webhooks, and that member
+// writes the tombstone and the erased flag. Each command takes franz-go options for the
 // cluster (seeds, TLS, SASL, logger) and builds the clients it needs: an
 // admin view (kadm), bounded readers, and for writes an idempotent producer
 // in a transaction.
