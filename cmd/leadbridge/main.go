@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"aurora":   {"aurora subscriptions sync|list: provision Aurora webhook subscriptions for every tenant", runAurora},
 		"status":   {"the enrich group from the broker: members, raw lag, DLQ by reason, newest lead", runStatus},
 		"dlq":      {"dlq redrive: put matching DLQ records back on raw, exactly once", runDLQ},
-		"forget":   {"GDPR erasure of lead keys: tombstone, erased flag, audit record", runForget},
+		"forget":   {"GDPR erasure of lead keys: an erasure event through enrich (tombstone, erased flag), audit record", runForget},
 		"replay":   {"re-enrich a time range of raw: each key's newest raw record goes through enrich again", runReplay},
 	}
 }
