@@ -21,12 +21,7 @@ import (
 // next webhook gives the record again.
 func TestForgetThroughEnrich(t *testing.T) {
 	b := kafkatest.RequireReal(t)
-	s := newStack(t, b)
-	api := sandbox.New(sandbox.Options{Tokens: map[string]string{tTenant: tAPI}})
-	apiSrv := httptest.NewServer(api.Handler())
-	t.Cleanup(func() { apiSrv.Close(); api.Close() })
-	s.env["LEADBRIDGE_AURORA_API_URL"] = apiSrv.URL
-	s.topicsCreate()
+	s, api := newStackWithAPI(t, b)
 	s.run("ingest")
 	s.run("enrich")
 	waitHTTP(t, s.url("/readyz"), 200, 30*time.Second)
@@ -78,6 +73,19 @@ func TestForgetThroughEnrich(t *testing.T) {
 	if got := readIDs(t, b, leads, map[string]bool{again: true}, 60*time.Second); got[again] != 1 || got[later] != 0 {
 		t.Fatalf("after unforget: records by raw event %v, want one for the new webhook only", got)
 	}
+}
+
+// newStackWithAPI is a stack with its topics created and the Aurora sandbox,
+// knowing the stack's tenant, as the API.
+func newStackWithAPI(t *testing.T, b kafkatest.Broker) (*stack, *sandbox.Server) {
+	t.Helper()
+	s := newStack(t, b)
+	api := sandbox.New(sandbox.Options{Tokens: map[string]string{tTenant: tAPI}})
+	apiSrv := httptest.NewServer(api.Handler())
+	t.Cleanup(func() { apiSrv.Close(); api.Close() })
+	s.env["LEADBRIDGE_AURORA_API_URL"] = apiSrv.URL
+	s.topicsCreate()
+	return s, api
 }
 
 // waitLeads reads leads (read_committed) from the start until cond holds of

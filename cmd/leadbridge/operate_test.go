@@ -177,12 +177,7 @@ func metric(t *testing.T, url, name string, match ...string) float64 {
 // record after a redrive; a replay of it afterwards changes nothing on leads.
 func TestRedriveAndReplayThroughEnrich(t *testing.T) {
 	b := kafkatest.RequireReal(t)
-	s := newStack(t, b)
-	api := sandbox.New(sandbox.Options{Tokens: map[string]string{tTenant: tAPI}})
-	apiSrv := httptest.NewServer(api.Handler())
-	t.Cleanup(func() { apiSrv.Close(); api.Close() })
-	s.env["LEADBRIDGE_AURORA_API_URL"] = apiSrv.URL
-	s.topicsCreate()
+	s, api := newStackWithAPI(t, b)
 	leads := s.env["LEADBRIDGE_TOPIC_LEADS"]
 	leadID := api.PutLead(tTenant, map[string]any{"address": "434 Brannan St, San Francisco, CA, 94107",
 		"customer": map[string]any{"customer_first_name": "Jane", "customer_last_name": "Doe"}})
