@@ -117,7 +117,7 @@ func TestBrokerKillDuringBacklog(t *testing.T) {
 	}
 	h.start("b1")
 	h.start("b2")
-	waitFor(t, time.Minute, "the backlog to be under way", func() bool { return h.api.Stats().Total >= events/5 })
+	waitFor(t, time.Minute, "the backlog to be under way", func() bool { return h.api.Stats().Total >= leadsN/5 })
 	p.Kill(t)
 	time.Sleep(2 * time.Second) // the broker stays down a moment, as a crashed one does
 	p.Start(t)
