@@ -262,7 +262,6 @@ func TestAccessLogPolicy(t *testing.T) {
 			s, logs := newTestServer(t, &fakePublisher{}, func(c *Config) { c.AccessLog = tc.policy })
 			for range n {
 				serve(s, tc.d)
-				serve(s, delivery{method: http.MethodGet, path: "/healthz"})
 			}
 			lines := logs.FilterMessage("request")
 			if got := lines.Len(); got != tc.lines {

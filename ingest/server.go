@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/leadbridge/leadbridge/schema"
@@ -62,13 +61,10 @@ type Config struct {
 	// logged whatever its answer; default DefaultSlowRequest.
 	SlowRequest time.Duration
 
-	// Ready reports whether the service can accept events (broker reachable,
-	// raw topic present); /readyz calls it. Nil means always ready.
-	Ready func(context.Context) error
 	// BufferedBytes, if set, is exported as leadbridge_ingest_buffered_bytes.
 	BufferedBytes func() int64
-	// Metrics receives the server's metrics and is served on /metrics; nil
-	// means a new registry.
+	// Metrics receives the server's metrics (the admin server in cmd/wire
+	// serves them, with /healthz and /readyz); nil means a new registry.
 	Metrics *prometheus.Registry
 
 	Now   func() time.Time // clock; default time.Now
@@ -177,17 +173,14 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/webhooks/aurora/:tenant_id/:event", s.webhook(schema.ProviderAurora, s.aurora))
 	e.GET("/webhooks/aurora/:tenant_id", s.webhook(schema.ProviderAurora, s.aurora))
 	e.POST("/webhooks/leadpro/:account_id", s.webhook(schema.ProviderLeadPro, s.leadpro))
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})))
 	return e
 }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
-// Drain makes the server answer 503 to new webhooks and fail /readyz; the
-// caller (which owns the listener) then stops serving after its drain delay.
+// Drain makes the server answer 503 to new webhooks; the caller (which owns
+// the listener and /readyz) then stops serving after its drain delay.
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // handled is what a provider handler reports of one delivery.
@@ -280,21 +273,6 @@ func (s *Server) publish(c echo.Context, ev schema.Event) error {
 	}
 	// ev.ID is a UUID: no escaping needed, and no encoder on the hot path.
 	return c.JSONBlob(http.StatusOK, []byte(`{"id":"`+ev.ID+`"}`))
-}
-
-func (s *Server) readyz(c echo.Context) error {
-	if s.draining.Load() {
-		return c.String(http.StatusServiceUnavailable, "draining\n")
-	}
-	if s.cfg.Ready != nil {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		if err := s.cfg.Ready(ctx); err != nil {
-			s.log.Warn("not ready", zap.Error(err))
-			return c.String(http.StatusServiceUnavailable, "not ready\n")
-		}
-	}
-	return c.String(http.StatusOK, "ready\n")
 }
 
 // routerError answers what the router itself rejects (404, 405) and what

@@ -61,7 +61,7 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 	defer client.Close()
 	pub := ingest.NewKafkaPublisher(client, cfg.Topics.Raw)
 	probe := NewTopicProbe(client, cfg.Topics.Raw)
-	ic := IngestConfig(cfg, probe.Ready, pub.BufferedBytes, reg)
+	ic := IngestConfig(cfg, pub.BufferedBytes, reg)
 	if err := ic.Validate(); err != nil {
 		return err
 	}
@@ -140,13 +140,12 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 }
 
 // IngestConfig turns the user's configuration into the plain struct ingest takes.
-func IngestConfig(cfg config.Config, ready func(context.Context) error, buffered func() int64, reg *prometheus.Registry) ingest.Config {
+func IngestConfig(cfg config.Config, buffered func() int64, reg *prometheus.Registry) ingest.Config {
 	ic := ingest.Config{
 		MaxBodyBytes:  cfg.HTTP.MaxBodyBytes,
 		AckTimeout:    cfg.HTTP.AckTimeout,
 		AccessLog:     ingest.AccessLogPolicy(cfg.Log.Access),
 		SlowRequest:   cfg.Log.Slow,
-		Ready:         ready,
 		BufferedBytes: buffered,
 		Metrics:       reg,
 	}

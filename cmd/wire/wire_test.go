@@ -225,3 +225,42 @@ func TestLoggerDoesNotSample(t *testing.T) {
 		t.Fatalf("%d of %d warnings written", got, n)
 	}
 }
+
+// On SIGTERM ingest drains for http.drain_delay: /readyz answers 503 on both
+// listeners (so a load balancer stops sending) and a new webhook gets 503,
+// while /healthz stays 200; then ingest returns nil.
+func TestIngestDrainFailsReadiness(t *testing.T) {
+	b := kafkatest.Find(t)
+	cfg := ingestConfig(t, b)
+	cfg.HTTP.DrainDelay = 20 * time.Second // ended early below, by the test's own cancel
+	pub, adm := listen(t), listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Ingest(ctx, cfg, IngestListeners{Public: pub, Admin: adm}, zap.NewNop()) }()
+	p, a := "http://"+pub.Addr().String(), "http://"+adm.Addr().String()
+	waitStatus(t, p+"/readyz", 200)
+
+	cancel() // what SIGTERM does
+	waitStatus(t, p+"/readyz", 503)
+	waitStatus(t, a+"/readyz", 503)
+	if code, _ := get(t, p+"/healthz"); code != 200 {
+		t.Errorf("/healthz while draining: %d, want 200", code)
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(p+"/webhooks/leadpro/1", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("webhook while draining: %d, want 503", resp.StatusCode)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("ingest: %v", err)
+		}
+	case <-time.After(2 * cfg.HTTP.DrainDelay):
+		t.Fatal("ingest did not return after its drain delay")
+	}
+}
