@@ -29,7 +29,9 @@ type Enricher struct {
 	txw      *txnWriter
 	batchEnd atomic.Int64 // unix nanoseconds: a failing lead leaves the batch then (exactly-once)
 
-	client   *kgo.Client
+	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
+	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
+	retired  map[*kgo.Client]bool // clients a restart dropped; guarded by mu
 	workCtx  context.Context
 	workStop context.CancelFunc
 	workers  sync.WaitGroup
@@ -58,7 +60,7 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 	return &Enricher{
 		cfg: cfg, fetch: fetch, log: logger, m: newMetrics(cfg.Metrics),
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
-		workCtx: ctx, workStop: cancel,
+		workCtx: ctx, workStop: cancel, retired: map[*kgo.Client]bool{},
 		parts: make(map[int32]*partition), retries: make(map[int32]*partition), keys: make(map[string]*keyQueue),
 	}, nil
 }
@@ -87,10 +89,13 @@ func (e *Enricher) ClientOpts() []kgo.Opt {
 }
 
 // Run consumes until ctx ends, then lets in-flight work finish (up to
-// ShutdownGrace), commits what is done and returns. The caller closes the
-// client afterwards, which leaves the group.
+// ShutdownGrace), commits what is done and returns. Exactly-once, a client
+// that cannot end or begin a transaction is replaced (restart). The caller
+// closes Client afterwards, which leaves the group.
 func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
+	e.mu.Lock()
 	e.client = client
+	e.mu.Unlock()
 	if e.sess != nil {
 		e.txw = &txnWriter{e: e}
 		e.out = e.txw
@@ -206,6 +211,9 @@ func (e *Enricher) partitionOf(topic string, id int32) *partition {
 // starts empty; exactly-once it is restored from the state topic before the
 // partition's first batch (restorePending), not here: a callback must be fast.
 func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if e.isRetired(cl) {
+		return
+	}
 	e.mu.Lock()
 	for _, id := range m[e.cfg.RawTopic] {
 		var store *stateStore
@@ -227,11 +235,17 @@ func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]
 }
 
 func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if e.isRetired(cl) {
+		return
+	}
 	e.drop(ctx, m, e.cfg.AtLeastOnce) // exactly-once, offsets commit with their transaction
 	e.updateShare(ctx, cl, "revoked", len(m[e.cfg.RawTopic]))
 }
 
 func (e *Enricher) lost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if e.isRetired(cl) {
+		return
+	}
 	e.drop(ctx, m, false)
 	e.updateShare(ctx, cl, "lost", len(m[e.cfg.RawTopic]))
 }

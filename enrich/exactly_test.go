@@ -97,8 +97,18 @@ func TestPoisonDoesNotStall(t *testing.T) {
 }
 
 // A broker kill -9 and restart during an enrich backlog loses nothing,
-// duplicates nothing (read_committed) and dead-letters nothing.
+// duplicates nothing (read_committed) and dead-letters nothing: down for a
+// moment, as a crashed broker restarting, and down for longer than a
+// transaction may take to end (TransactionTimeout + 5 s), after which the
+// member's client cannot be used again and the member restarts with a new
+// one under the same transactional id.
 func TestBrokerKillDuringBacklog(t *testing.T) {
+	for _, down := range []time.Duration{2 * time.Second, enrich.DefaultTransactionTimeout + 8*time.Second} {
+		t.Run(down.String(), func(t *testing.T) { testBrokerKill(t, down) })
+	}
+}
+
+func testBrokerKill(t *testing.T, down time.Duration) {
 	const leadsN, events = 100, 600
 	p := kafkatest.StartPrivate(t)
 	h := newHarnessOn(t, p.Broker, 1, 3, sandbox.Options{Latency: 2 * time.Millisecond})
@@ -117,9 +127,11 @@ func TestBrokerKillDuringBacklog(t *testing.T) {
 	}
 	h.start("b1")
 	h.start("b2")
+	// Events of one lead share API calls (coalescing), so the backlog
+	// takes 100-600 calls: a fifth of the leads called is under way.
 	waitFor(t, time.Minute, "the backlog to be under way", func() bool { return h.api.Stats().Total >= leadsN/5 })
 	p.Kill(t)
-	time.Sleep(2 * time.Second) // the broker stays down a moment, as a crashed one does
+	time.Sleep(down) // the broker stays down, as a crashed one does
 	p.Start(t)
 	h.waitCommitted(t, events, 3*time.Minute)
 	recs := h.leadsOf(h.readAll(ctx, h.leads, leadsN, 2*time.Second))

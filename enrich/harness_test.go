@@ -111,7 +111,7 @@ func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 		defer close(m.done)
 		if err := e.Run(ctx, client); err != nil {
 			h.t.Logf("member %s stopped: %v", name, err)
-			client.Close() // leave the group, as the command does
+			e.Client().Close() // leave the group, as the command does
 		}
 	}()
 	h.t.Cleanup(m.stop)
@@ -122,8 +122,9 @@ func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 func (m *member) stop() {
 	m.cancel()
 	<-m.done
-	m.client.LeaveGroup()
-	m.client.Close()
+	cl := m.e.Client() // a restart may have replaced the first client
+	cl.LeaveGroup()
+	cl.Close()
 }
 
 // auroraEvent produces an Aurora lead event for a lead to the raw topic, as

@@ -18,6 +18,7 @@ type metrics struct {
 	apiTime   *prometheus.HistogramVec // status class
 	aborts    prometheus.Counter       // transactions aborted
 	restore   prometheus.Histogram     // restoring one partition's state
+	restarts  prometheus.Counter       // clients replaced after a failed transaction end or begin
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,7 +62,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "leadbridge_enrich_state_restore_seconds", Help: "Restoring one raw partition's lead state from the state topic.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
 	})
-	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore)
+	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leadbridge_enrich_restarts_total", Help: "Exactly-once member restarts: a transaction could not end or begin, so the Kafka client was replaced by a new one with the same transactional id.",
+	})
+	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore, m.restarts)
 	return m
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -25,7 +24,8 @@ import (
 // without transactions (or an ACL that forbids them) is a startup error that
 // names enrich.exactly_once, never a silent fallback.
 func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
-	opts = append(opts, e.ClientOpts()...)
+	e.baseOpts = slices.Clip(opts) // a restart builds its new client from them
+	opts = append(slices.Clone(opts), e.ClientOpts()...)
 	if e.cfg.AtLeastOnce {
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
@@ -48,7 +48,10 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		sess.Close()
 		return nil, err
 	}
+	e.mu.Lock()
 	e.sess = sess
+	e.client = sess.Client()
+	e.mu.Unlock()
 	return sess.Client(), nil
 }
 
@@ -188,7 +191,6 @@ func (w *txnWriter) failed() error {
 // transaction.
 func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
-	failures := 0 // transactions in a row that could not begin
 	for ctx.Err() == nil {
 		fetches := sess.PollRecords(ctx, e.cfg.MaxBatch)
 		if fetches.IsClientClosed() {
@@ -209,24 +211,17 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			}
 			return err
 		}
-		err := sess.Begin()
-		if err != nil && !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
-			// A transaction left open by a failed End: abort it, try again.
-			// The abort rewinds to the committed offsets: this batch is
-			// polled again.
-			e.log.Warn("begin transaction; aborting what is left open", zap.Error(err))
-			_, _ = e.end(ctx, kgo.TryAbort)
-			sess.AllowRebalance()
-			if failures++; failures >= 5 {
-				return fmt.Errorf("enrich: cannot begin a transaction after %d tries: %w", failures, err)
-			}
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		if err := sess.Begin(); err != nil {
+			if fenced(err) {
 				return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
 			}
-			return fmt.Errorf("begin transaction: %w", err)
+			// Begin fails only on a client whose last End failed or was
+			// cut short: it is not usable any more.
+			sess.AllowRebalance()
+			if sess, err = e.restart(ctx, fmt.Errorf("begin transaction: %w", err)); err != nil {
+				return err
+			}
+			continue
 		}
 		w := e.txw
 		w.reset()
@@ -255,21 +250,23 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			p.settle(committed)
 		}
 		switch {
-		case err != nil && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-			errors.Is(err, kerr.TransactionalIDAuthorizationFailed)):
+		case err != nil && fenced(err):
 			return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
-		case err != nil:
-			// A broker failure can end a transaction in error; the session
-			// has rewound to the committed offsets and the next Begin
-			// recovers the producer id, so the batch is simply read again.
-			e.log.Warn("transaction failed; its records are read again", zap.Error(err))
+		case err != nil && ctx.Err() != nil:
+			// Shutting down: what End left open is aborted when the
+			// next owner of these partitions fences this transactional id.
+			e.log.Warn("transaction failed while stopping; its records are read again by the group", zap.Error(err))
 			e.m.aborts.Inc()
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
+		case err != nil:
+			// kgo: "No returned error is retryable" and a cut-short End
+			// "will likely leave the client in an invalid state": the
+			// client is dropped and the member starts again.
+			e.m.aborts.Inc()
+			sess.AllowRebalance()
+			if sess, err = e.restart(ctx, fmt.Errorf("end transaction: %w", err)); err != nil {
+				return err
 			}
-		case committed:
-			failures = 0
+			continue
 		case !committed:
 			e.log.Warn("transaction aborted; its records are read again", zap.Error(w.failed()), zap.Bool("complete", complete))
 			e.m.aborts.Inc()
@@ -287,8 +284,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 // end ends the open transaction. It outlives ctx (a batch that is done
 // still commits while the member stops) but not the transaction timeout: an
 // End can wait on a group heartbeat that never comes while the group
-// rejoins, and the transaction is aborted by then anyway. A timed-out End
-// leaves the transaction open; the next Begin fails and aborts it.
+// rejoins, or on a broker that is gone. That bound only leads to a restart
+// (restart): an End that fails or is cut short leaves the client unusable.
 func (e *Enricher) end(ctx context.Context, how kgo.TransactionEndTry) (bool, error) {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout+5*time.Second)
 	defer cancel()

@@ -36,9 +36,9 @@ func Enrich(ctx context.Context, cfg config.Config, ln net.Listener, fetch enric
 	if err != nil {
 		return err
 	}
-	defer client.Close() // leaves the group
+	defer func() { e.Client().Close() }() // leaves the group; a restart may have replaced client
 
-	probe := NewTopicProbe(client, cfg.Topics.Raw)
+	probe := NewTopicProbeOf(e.Client, cfg.Topics.Raw)
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {

@@ -97,8 +97,8 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 // TopicProbe answers readiness: the broker answers and the topic exists.
 // Results are cached for a second so probes cannot hammer the cluster.
 type TopicProbe struct {
-	adm   *kadm.Client
-	topic string
+	client func() *kgo.Client
+	topic  string
 
 	mu      sync.Mutex
 	checked time.Time
@@ -107,7 +107,13 @@ type TopicProbe struct {
 
 // NewTopicProbe probes topic through client.
 func NewTopicProbe(client *kgo.Client, topic string) *TopicProbe {
-	return &TopicProbe{adm: kadm.NewClient(client), topic: topic}
+	return NewTopicProbeOf(func() *kgo.Client { return client }, topic)
+}
+
+// NewTopicProbeOf probes topic through the client that client returns at
+// each check (enrich replaces its client when it restarts).
+func NewTopicProbeOf(client func() *kgo.Client, topic string) *TopicProbe {
+	return &TopicProbe{client: client, topic: topic}
 }
 
 // Ready reports why the service cannot work yet, or nil. Safe for concurrent use.
@@ -118,7 +124,7 @@ func (p *TopicProbe) Ready(ctx context.Context) error {
 		return p.last
 	}
 	p.checked = time.Now()
-	topics, err := p.adm.ListTopics(ctx, p.topic)
+	topics, err := kadm.NewClient(p.client()).ListTopics(ctx, p.topic)
 	switch {
 	case err != nil:
 		p.last = fmt.Errorf("list topics: %w", err)
