@@ -28,6 +28,7 @@ type Enricher struct {
 	txnID    string                    // this member's transactional id
 	txw      *txnWriter
 	batchEnd atomic.Int64 // unix nanoseconds: a failing lead leaves the batch then (exactly-once)
+	rebal    atomic.Bool  // partitions were revoked or lost since the last transaction ended
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
@@ -238,6 +239,7 @@ func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]i
 	if e.isRetired(cl) {
 		return
 	}
+	e.rebal.Store(true)
 	e.drop(ctx, m, e.cfg.AtLeastOnce) // exactly-once, offsets commit with their transaction
 	e.updateShare(ctx, cl, "revoked", len(m[e.cfg.RawTopic]))
 }
@@ -246,6 +248,7 @@ func (e *Enricher) lost(ctx context.Context, cl *kgo.Client, m map[string][]int3
 	if e.isRetired(cl) {
 		return
 	}
+	e.rebal.Store(true)
 	e.drop(ctx, m, false)
 	e.updateShare(ctx, cl, "lost", len(m[e.cfg.RawTopic]))
 }

@@ -205,6 +205,23 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			sess.AllowRebalance()
 			continue
 		}
+		if e.rebal.Swap(false) {
+			// kgo's session remembers a revoke until the next End, also
+			// one between transactions (every rebalance with the range
+			// balancer): the first transaction after it would be aborted
+			// whole, a batch lost on each takeover. Ending with no
+			// transaction open clears it and rewinds to the committed
+			// offsets: this fetch, not yet dispatched, is read again.
+			if _, err := e.end(ctx, kgo.TryAbort); err != nil && ctx.Err() == nil {
+				sess.AllowRebalance()
+				if sess, err = e.restart(ctx, fmt.Errorf("end after a rebalance: %w", err)); err != nil {
+					return err
+				}
+				continue
+			}
+			sess.AllowRebalance()
+			continue
+		}
 		if err := e.restorePending(ctx); err != nil {
 			if ctx.Err() != nil {
 				break
