@@ -259,10 +259,13 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		})
 		complete := e.waitBatch(ctx, parts)
 		how := kgo.TryCommit
-		if !complete || w.failed() != nil {
+		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
 			how = kgo.TryAbort
 		}
 		committed, err := e.end(ctx, how)
+		if committed && w.failed() != nil { // flush waited for every ack: cannot happen
+			e.log.Error("a transaction committed although one of its records failed", zap.Error(w.failed()))
+		}
 		for _, p := range parts {
 			p.settle(committed)
 		}
@@ -307,6 +310,16 @@ func (e *Enricher) end(ctx context.Context, how kgo.TransactionEndTry) (bool, er
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout+5*time.Second)
 	defer cancel()
 	return e.sess.End(ectx, how)
+}
+
+// flush waits, up to the transaction timeout, until every record of the
+// open transaction is acknowledged or failed, so that commit or abort is
+// decided on the outcome of all of them: End's own flush happens after the
+// decision, and a record failing there would commit the offsets without it.
+func (e *Enricher) flush(ctx context.Context) bool {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout)
+	defer cancel()
+	return e.sess.Client().Flush(fctx) == nil
 }
 
 // waitBatch waits until every record of parts is done (or its partition
