@@ -226,7 +226,13 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			return err
+			// A broker gone mid-restore: start again, as after a failed
+			// transaction, rather than stop the member for good.
+			sess.AllowRebalance()
+			if sess, err = e.restart(ctx, err); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := sess.Begin(); err != nil {
 			if fenced(err) {
