@@ -413,23 +413,15 @@ func (e *Enricher) restorePending(ctx context.Context) error {
 	return nil
 }
 
-// Retry headers: a lead that keeps failing leaves the batch for the retry
-// topic with these, and comes back when they say.
-const (
-	headerRetryAttempt   = "leadbridge_retry_attempt"
-	headerRetryNotBefore = "leadbridge_retry_not_before"
-	headerRetryFirst     = "leadbridge_retry_first_failure"
-)
-
 // retryInfo reads a retry record's headers; ok is false for a raw record.
 func retryInfo(r *kgo.Record) (attempt int, first, notBefore time.Time, ok bool) {
-	a := schema.Header(r, headerRetryAttempt)
+	a := schema.Header(r, schema.HeaderRetryAttempt)
 	if a == "" {
 		return 0, time.Time{}, time.Time{}, false
 	}
 	attempt, _ = strconv.Atoi(a)
-	first, _ = time.Parse(time.RFC3339Nano, schema.Header(r, headerRetryFirst))
-	notBefore, _ = time.Parse(time.RFC3339Nano, schema.Header(r, headerRetryNotBefore))
+	first, _ = time.Parse(time.RFC3339Nano, schema.Header(r, schema.HeaderRetryFirstFailure))
+	notBefore, _ = time.Parse(time.RFC3339Nano, schema.Header(r, schema.HeaderRetryNotBefore))
 	return attempt, first, notBefore, true
 }
 
@@ -442,15 +434,15 @@ func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Tim
 		rec := &kgo.Record{Topic: e.cfg.RetryTopic, Partition: it.part.id, Key: r.Key, Value: r.Value}
 		for _, h := range r.Headers {
 			switch h.Key {
-			case headerRetryAttempt, headerRetryNotBefore, headerRetryFirst:
+			case schema.HeaderRetryAttempt, schema.HeaderRetryNotBefore, schema.HeaderRetryFirstFailure:
 			default:
 				rec.Headers = append(rec.Headers, h)
 			}
 		}
 		rec.Headers = append(rec.Headers,
-			hdr(headerRetryAttempt, strconv.Itoa(attempt)),
-			hdr(headerRetryFirst, first.UTC().Format(time.RFC3339Nano)),
-			hdr(headerRetryNotBefore, notBefore.UTC().Format(time.RFC3339Nano)))
+			hdr(schema.HeaderRetryAttempt, strconv.Itoa(attempt)),
+			hdr(schema.HeaderRetryFirstFailure, first.UTC().Format(time.RFC3339Nano)),
+			hdr(schema.HeaderRetryNotBefore, notBefore.UTC().Format(time.RFC3339Nano)))
 		if ok, _ := e.out.write(it.part, rec); !ok {
 			return
 		}

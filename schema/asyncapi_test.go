@@ -124,12 +124,23 @@ func TestAsyncAPINamesEveryHeader(t *testing.T) {
 // name starts with Header: every header name lives there.
 func headerConstants(tb testing.TB) []string {
 	tb.Helper()
+	var out []string
+	for _, v := range namedHeaderConstants(tb) {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// namedHeaderConstants is headerConstants by constant name.
+func namedHeaderConstants(tb testing.TB) map[string]string {
+	tb.Helper()
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []string
+	out := map[string]string{}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -151,14 +162,45 @@ func headerConstants(tb testing.TB) []string {
 					}
 					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 						v, _ := strconv.Unquote(lit.Value)
-						out = append(out, v)
+						out[id.Name] = v
 					}
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
+}
+
+// TestAsyncAPIMessagesNameTheirHeaders checks, message by message, that the
+// headers enrich adds to a record it moves to the retry topic or the DLQ
+// (the HeaderRetry* and HeaderDLQ* constants) are declared on that message,
+// not merely somewhere in the document.
+func TestAsyncAPIMessagesNameTheirHeaders(t *testing.T) {
+	doc := readAsyncAPI(t)
+	schemas := dig(t, doc, "components", "schemas").(map[string]any)
+	named := namedHeaderConstants(t)
+	for msg, prefix := range map[string]string{"Retry": "HeaderRetry", "DeadLetter": "HeaderDLQ"} {
+		declared := map[string]bool{}
+		collectProperties(dig(t, doc, "components", "messages", msg, "headers"), schemas, declared)
+		n := 0
+		for name, h := range named {
+			if !strings.HasPrefix(name, prefix) {
+				continue
+			}
+			n++
+			if !declared[h] {
+				t.Errorf("%s (%q) is written on %s records but not declared in asyncapi.yaml's %s message", name, h, msg, msg)
+			}
+		}
+		if n < 3 {
+			t.Errorf("found %d %s* constants: the collector is broken", n, prefix)
+		}
+		for _, raw := range []string{HeaderID, HeaderType, HeaderSource} { // the raw record's headers travel along
+			if !declared[raw] {
+				t.Errorf("%s does not declare the raw record's %s header", msg, raw)
+			}
+		}
+	}
 }
 
 // collectProperties adds the property names of a headers schema, following

@@ -159,3 +159,12 @@ const (
 	HeaderDLQPartition    = "leadbridge_dlq_partition"
 	HeaderDLQOffset       = "leadbridge_dlq_offset"
 )
+
+// Retry headers, added by enrich (exactly-once) to the raw record (otherwise
+// unchanged) it moves to the retry topic when a lead keeps failing; the
+// record comes back to the main path when they say.
+const (
+	HeaderRetryAttempt      = "leadbridge_retry_attempt"       // decimal count of attempts made so far
+	HeaderRetryNotBefore    = "leadbridge_retry_not_before"    // RFC 3339 time before which it is not tried again
+	HeaderRetryFirstFailure = "leadbridge_retry_first_failure" // RFC 3339 time of the first failure
+)
