@@ -82,6 +82,9 @@ func mustValidate(tb testing.TB, l Lead) []byte {
 			tb.Fatalf("record does not validate: %v\n%s", err, b)
 		}
 	}
+	if err := CheckLead(l); err != nil {
+		tb.Fatalf("CheckLead refuses a record the schema accepts: %v\n%s", err, indented)
+	}
 	return append(indented, '\n')
 }
 
