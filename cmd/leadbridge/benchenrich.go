@@ -24,13 +24,18 @@ starting, joining the group, fetching) and from the first API call to the
 last lead record. The process's CPU time over the drain is given per lead
 record; it covers the members, the sandbox and the observer, and
 --cpuprofile's label bench=enrich-member tells the members' share.
+  poison:  one member; a baseline of --events good leads, then on fresh topics
+           --poison leads answering 500 forever, produced first, then the same
+           good leads; retry_for --retry-for. Reports the good leads' time with
+           poison against the baseline (issue 7's goal: at most 1.2x) and when
+           the poison leads reached the DLQ, against retry_for
 Events are spread over --latency-leads / --quota-leads leads, so a backlog holds several events per lead
 (bursts, duplicate deliveries): enrich serves them with one call each.`
 
 func runBenchEnrich(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlags("bench enrich", benchEnrichSummary, stdout)
 	brokers := fs.String("brokers", cmp.Or(getenv("LEADBRIDGE_KAFKA_BROKERS"), "127.0.0.1:9092"), "Kafka seed brokers, comma separated")
-	scenario := fs.String("scenario", "latency,quota", "scenarios to run, comma separated: latency, quota")
+	scenario := fs.String("scenario", "latency,quota", "scenarios to run, comma separated: latency, quota, poison")
 	events := fs.Int("events", 10000, "backlog size (raw events)")
 	members := fs.Int("members", 2, "enrich members in the group")
 	latency := fs.Duration("latency", 100*time.Millisecond, "latency scenario: Aurora API latency")
@@ -39,13 +44,15 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	tenants := fs.Int("tenants", 50, "quota scenario: tenants (one API token each)")
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
 	compare := fs.Bool("compare", true, "latency scenario: run it again at-least-once and print the ratio")
+	poison := fs.Int("poison", 100, "poison scenario: leads answering 500 forever")
+	retryFor := fs.Duration("retry-for", 30*time.Second, "poison scenario: enrich.retry_for")
 	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof (latency-at-least-once for the comparison); the members' samples carry the label bench=enrich-member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 {
-		return usagef("--events, --members, --tenants, --rpm, --quota-leads and --max-in-flight must be positive")
+	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 || *poison < 1 || *retryFor <= 0 {
+		return usagef("--events, --members, --tenants, --rpm, --quota-leads, --max-in-flight, --poison and --retry-for must be positive")
 	}
 	for _, sc := range config.SplitList(*scenario) {
 		var r enrichbench.Run
@@ -55,10 +62,18 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 			r.Bound = float64(*members**inflight) / latency.Seconds()
 		case "quota":
 			r = enrichbench.Run{Name: "quota", Tenants: *tenants, Leads: *quotaLeads, RPM: *rpm, Limit: true}
+		case "poison":
+			r = enrichbench.Run{Name: "poison", Tenants: 10, Leads: *events, RPM: 1_000_000, Latency: *latency, RetryFor: *retryFor}
 		default:
-			return usagef("--scenario: %q is not latency or quota", sc)
+			return usagef("--scenario: %q is not latency, quota or poison", sc)
 		}
 		r.Events, r.Members, r.InFlight = *events, *members, *inflight
+		if sc == "poison" {
+			if err := benchPoison(ctx, r, *poison, config.SplitList(*brokers), *cpuprofile, stdout); err != nil {
+				return err
+			}
+			continue
+		}
 		if *cpuprofile != "" {
 			r.CPUProfile = *cpuprofile + "." + sc + ".pprof"
 		}
@@ -76,8 +91,32 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 			if err != nil {
 				return fmt.Errorf("bench enrich %s at-least-once: %w", sc, err)
 			}
-			fmt.Fprintf(stdout, "  exactly-once / at-least-once: %.2fx the events/s\n", eos/alo)
+			fmt.Fprintf(stdout, "  exactly-once / at-least-once: %.2fx the events/s\n", eos.Rate/alo.Rate)
 		}
 	}
+	return nil
+}
+
+// benchPoison runs the poison scenario: one member, the baseline without
+// poison, then the same backlog behind n poison leads, each on fresh topics.
+func benchPoison(ctx context.Context, r enrichbench.Run, n int, brokers []string, cpuprofile string, stdout io.Writer) error {
+	r.Members = 1
+	if cpuprofile != "" {
+		r.CPUProfile = cpuprofile + ".poison-baseline.pprof"
+	}
+	base, err := r.Do(ctx, brokers, stdout)
+	if err != nil {
+		return fmt.Errorf("bench enrich poison baseline: %w", err)
+	}
+	r.Poison = n
+	if cpuprofile != "" {
+		r.CPUProfile = cpuprofile + ".poison.pprof"
+	}
+	with, err := r.Do(ctx, brokers, stdout)
+	if err != nil {
+		return fmt.Errorf("bench enrich poison: %w", err)
+	}
+	fmt.Fprintf(stdout, "  good leads: %.1fs without poison, %.1fs behind %d poison leads = %.2fx (goal: at most 1.20x)\n",
+		base.Took.Seconds(), with.Took.Seconds(), n, with.Took.Seconds()/base.Took.Seconds())
 	return nil
 }

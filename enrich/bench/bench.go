@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/cmd/topics"
 	"github.com/leadbridge/leadbridge/cmd/wire"
+	"github.com/leadbridge/leadbridge/enrich"
 	"github.com/leadbridge/leadbridge/enrich/aurora"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
 	"github.com/leadbridge/leadbridge/schema"
@@ -34,10 +36,29 @@ type Run struct {
 	Bound                                     float64 // calls/s bound (latency scenario)
 	CPUProfile                                string  // file for a CPU profile of the drain; empty: none
 	AtLeastOnce                               bool    // enrich.exactly_once: false
+	// Poison leads answer 500 to every call; their events are produced
+	// before the backlog's, so they are the first the members meet. The
+	// drain then waits for the good leads' records and for every poison
+	// lead in the DLQ (after RetryFor).
+	Poison   int
+	RetryFor time.Duration // enrich.retry_for; zero: the default
+}
+
+// poisonCalls is how many 500s the sandbox queues per poison lead: far more
+// calls than any retry_for allows with enrich's backoff.
+const poisonCalls = 1000
+
+// Result is what Do measured.
+type Result struct {
+	Rate float64       // events/s over the drain
+	Took time.Duration // from starting the members to the last good lead's record
+	// DLQ is when each poison lead reached the DLQ, from starting the
+	// members, in arrival order.
+	DLQ []time.Duration
 }
 
 // Do runs the scenario and returns its drain rate in events/s.
-func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, error) {
+func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, error) {
 	id := uuid.NewString()[:8]
 	cfg := config.Default()
 	cfg.Kafka.Brokers = brokers
@@ -48,17 +69,20 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	cfg.Enrich.ExactlyOnce = &eos
 	cfg.Enrich.GroupID = "bench-enrich-" + id
 	cfg.Enrich.MaxInFlight = r.InFlight
+	if r.RetryFor > 0 {
+		cfg.Enrich.RetryFor = r.RetryFor
+	}
 	cfg.Aurora.RequestsPerMinute = r.RPM
 	logger := zap.NewNop()
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return 0, err
+		return Result{}, err
 	}
 	defer admin.Close()
 	adm := kadm.NewClient(admin)
 	if _, err := topics.Ensure(ctx, adm, cfg.Topics, io.Discard); err != nil {
-		return 0, err
+		return Result{}, err
 	}
 	defer adm.DeleteTopics(context.WithoutCancel(ctx), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ, //nolint:errcheck
 		cfg.Topics.Erasures, cfg.Topics.State, cfg.Topics.Retry)
@@ -80,9 +104,18 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 		tenant := cfg.Aurora.Tenants[i%r.Tenants].ID
 		leads = append(leads, lead{tenant, sb.PutLead(tenant, map[string]any{"address": "1 Main St, Springfield, IL, 62701"})})
 	}
+	// Poison: every call answers 500, as long as any run can last.
+	poison := map[string]bool{}
+	for i := range r.Poison {
+		tenant := cfg.Aurora.Tenants[i%r.Tenants].ID
+		id := sb.PutLead(tenant, map[string]any{"address": "13 Elm St, Springfield, IL, 62701"})
+		sb.FailNext(id, sandbox.Repeat(sandbox.Fault{Status: 500}, poisonCalls)...)
+		poison[schema.AuroraKey(tenant, id)] = true
+		leads = append([]lead{{tenant, id}}, leads...)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return Result{}, err
 	}
 	apiCtx, stopAPI := context.WithCancel(ctx)
 	defer stopAPI()
@@ -93,10 +126,13 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	// The backlog, produced before any member starts.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(cfg.Topics.Raw))
 	if err != nil {
-		return 0, err
+		return Result{}, err
 	}
-	for i := range r.Events {
-		l := leads[i%len(leads)]
+	for i := range r.Poison + r.Events {
+		l := leads[i]
+		if i >= r.Poison {
+			l = leads[r.Poison+(i-r.Poison)%r.Leads]
+		}
 		data, _ := json.Marshal(schema.AuroraData{Event: "lead_changed", TenantID: l.tenant, Attributes: map[string]string{"lead_id": l.id}})
 		ev := schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.AuroraSource(l.tenant),
 			Type: schema.AuroraTypePrefix + "lead_changed", Subject: l.id, Time: time.Now().UTC(),
@@ -104,7 +140,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 		producer.Produce(ctx, ev.Record(), nil)
 	}
 	if err := producer.Flush(ctx); err != nil {
-		return 0, fmt.Errorf("produce backlog: %w", err)
+		return Result{}, fmt.Errorf("produce backlog: %w", err)
 	}
 	producer.Close()
 
@@ -114,11 +150,11 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	if r.CPUProfile != "" {
 		f, err := os.Create(r.CPUProfile)
 		if err != nil {
-			return 0, fmt.Errorf("cpu profile: %w", err)
+			return Result{}, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return 0, fmt.Errorf("cpu profile: %w", err)
+			return Result{}, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -128,7 +164,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	for range r.Members {
 		eln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, err
+			return Result{}, err
 		}
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
@@ -139,26 +175,40 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
-		return 0, err
+		return Result{}, err
 	}
 	defer consumer.Close()
-	keys, dlq, records := map[string]bool{}, 0, 0
-	for len(keys)+dlq < len(leads) {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+	// Poison ends in the DLQ after retry_for; past that and a margin, the
+	// run has failed.
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(max(r.Poison, 1))*cmp.Or(r.RetryFor, enrich.DefaultRetryFor)*3+5*time.Minute)
+	defer cancel()
+	keys, records, good := map[string]bool{}, 0, r.Leads
+	var dlqAt []time.Duration
+	var took, fromAPI time.Duration
+	var cpu1 time.Duration
+	for good > 0 || len(dlqAt) < r.Poison {
+		if wctx.Err() != nil {
+			return Result{}, fmt.Errorf("%d good leads without a record, %d of %d poison leads in the DLQ: %w", good, len(dlqAt), r.Poison, wctx.Err())
 		}
-		consumer.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
+		consumer.PollFetches(wctx).EachRecord(func(rec *kgo.Record) {
 			if rec.Topic == cfg.Topics.DLQ {
-				dlq++
+				dlqAt = append(dlqAt, time.Since(start))
+				if !poison[string(rec.Key)] {
+					good-- // a good lead in the DLQ: reported below
+				}
 				return
 			}
-			keys[string(rec.Key)] = true
 			records++
+			if k := string(rec.Key); !keys[k] {
+				keys[k] = true
+				good--
+			}
 		})
+		if good == 0 && took == 0 {
+			took, fromAPI = time.Since(start), time.Since(api.time())
+			cpu1, _ = processCPU()
+		}
 	}
-	took := time.Since(start)
-	cpu1, _ := processCPU()
-	fromAPI := time.Since(api.time())
 	stop()
 	var errs []error
 	for range r.Members {
@@ -167,20 +217,31 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 	st := sb.Stats()
 	calls := st.ByRoute[sandbox.RouteRetrieveLead]
 	rate := float64(r.Events) / took.Seconds()
+	res := Result{Rate: rate, Took: took, DLQ: dlqAt}
 	mode := "exactly-once"
 	if r.AtLeastOnce {
 		mode = "at-least-once"
 	}
 	fmt.Fprintf(w, "\nscenario %s (%s): %d events over %d leads, %d tenants, %d members x %d in flight\n",
 		r.Name, mode, r.Events, r.Leads, r.Tenants, r.Members, r.InFlight)
+	if r.Poison > 0 {
+		fmt.Fprintf(w, "  and %d poison leads answering 500 first, retry_for %s\n", r.Poison, cfg.Enrich.RetryFor)
+	}
 	fmt.Fprintf(w, "  drained in %.1fs: %.0f events/s, %d API calls (%.3f per event), %d x 429, %d in the DLQ\n",
-		took.Seconds(), rate, calls, float64(calls)/float64(r.Events), st.ByStatus[429], dlq)
+		took.Seconds(), rate, calls, float64(calls)/float64(r.Events), st.ByStatus[429], len(dlqAt))
 	switch r.Name {
 	case "latency":
 		fmt.Fprintf(w, "  bound (in flight / latency): %.0f calls/s; reached %.0f calls/s = %.2fx of it, group join included\n",
 			r.Bound, float64(calls)/took.Seconds(), float64(calls)/took.Seconds()/r.Bound)
 		fmt.Fprintf(w, "  from the first API call to the last lead record: %.2fs, %.0f calls/s = %.2fx of the bound\n",
 			fromAPI.Seconds(), float64(calls)/fromAPI.Seconds(), float64(calls)/fromAPI.Seconds()/r.Bound)
+	case "poison":
+		if r.Poison > 0 {
+			// dlqAt is in arrival order.
+			fmt.Fprintf(w, "  poison: %d of %d in the DLQ, the first %.1fs and the last %.1fs after the start = %.2fx and %.2fx retry_for\n",
+				len(dlqAt), r.Poison, dlqAt[0].Seconds(), dlqAt[len(dlqAt)-1].Seconds(),
+				dlqAt[0].Seconds()/cfg.Enrich.RetryFor.Seconds(), dlqAt[len(dlqAt)-1].Seconds()/cfg.Enrich.RetryFor.Seconds())
+		}
 	case "quota":
 		agg := float64(r.RPM*r.Tenants) / 60
 		ideal := float64(calls) / agg
@@ -192,8 +253,14 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (float64, er
 			"  the CPU profile's samples labelled bench=enrich-member are the members' alone)\n",
 			float64((cpu1-cpu0).Microseconds())/float64(records), records)
 	}
-	if dlq > 0 {
-		errs = append(errs, fmt.Errorf("%d events went to the DLQ", dlq))
+	if n := len(dlqAt) - r.Poison; n > 0 {
+		errs = append(errs, fmt.Errorf("%d good leads went to the DLQ", n))
 	}
-	return rate, errors.Join(errs...)
+	for k := range poison {
+		if keys[k] {
+			errs = append(errs, fmt.Errorf("a poison lead got a lead record: more calls than the %d failures queued", poisonCalls))
+			break
+		}
+	}
+	return res, errors.Join(errs...)
 }
