@@ -29,7 +29,8 @@ type writer interface {
 }
 
 // produceLead writes the lead record for items (all of one key; the last is
-// the newest) and marks them done once it is written. Nothing is produced
+// the newest) and marks them done once it is written. A record without a
+// source takes the one the key's state remembers. Nothing is produced
 // for an erased key, for a record older than the key's newest (by provider
 // updated_at), or for one whose content equals the key's last record.
 func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
@@ -52,6 +53,14 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	}
 	if hasTime {
 		next.updated = max(prev.updated, updated.UnixNano())
+	}
+	// Aurora sends a lead's source with lead_created only: a later record
+	// of the key carries what the provider sent then, kept in the key's
+	// state, never a value of our own.
+	if lead.Source == "" {
+		lead.Source = prev.source
+	} else {
+		next.source = intern(lead.Source)
 	}
 	value, err := marshalLead(lead)
 	if err == nil {

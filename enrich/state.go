@@ -20,15 +20,27 @@ func idOf(key string) keyID {
 
 // keyState is what enrich knows of one lead key: the newest provider
 // updated_at produced (unix nanoseconds, 0 none), the content hash of the
-// last record produced, and the erased flag.
+// last record produced, the erased flag, and the source the provider sent.
 type keyState struct {
 	updated int64
 	hash    [16]byte
 	erased  bool
+	source  string
+}
+
+// knownSources are the sources Aurora documents, shared by every key that
+// has one instead of a copy per key.
+var knownSources = map[string]string{"lcai": "lcai", "api": "api", schema.LeadProDefaultSource: schema.LeadProDefaultSource}
+
+func intern(s string) string {
+	if k, ok := knownSources[s]; ok {
+		return k
+	}
+	return s
 }
 
 func stateOf(s schema.LeadState) keyState {
-	k := keyState{hash: s.Hash, erased: s.Erased}
+	k := keyState{hash: s.Hash, erased: s.Erased, source: intern(s.Source)}
 	if !s.UpdatedAt.IsZero() {
 		k.updated = s.UpdatedAt.UnixNano()
 	}
@@ -36,7 +48,7 @@ func stateOf(s schema.LeadState) keyState {
 }
 
 func (k keyState) lead() schema.LeadState {
-	s := schema.LeadState{Hash: k.hash, Erased: k.erased}
+	s := schema.LeadState{Hash: k.hash, Erased: k.erased, Source: k.source}
 	if k.updated != 0 {
 		s.UpdatedAt = time.Unix(0, k.updated).UTC()
 	}

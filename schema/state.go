@@ -24,18 +24,23 @@ type LeadState struct {
 	// Erased marks a forgotten lead (a GDPR erasure): no lead record is
 	// produced for the key again.
 	Erased bool
+	// Source is the lead's source as the provider last sent it (Lead.Source);
+	// empty when it never did. Aurora sends it with lead_created only, so a
+	// later record of the key carries it from here.
+	Source string
 }
 
 type leadStateJSON struct {
 	UpdatedAt string `json:"updated_at,omitempty"`
 	Hash      string `json:"hash,omitempty"`
 	Erased    bool   `json:"erased,omitempty"`
+	Source    string `json:"source,omitempty"`
 }
 
 // EncodeLeadState is the state record's value: a small JSON object, so an
 // operator can read it with any consumer.
 func EncodeLeadState(s LeadState) []byte {
-	j := leadStateJSON{Erased: s.Erased}
+	j := leadStateJSON{Erased: s.Erased, Source: s.Source}
 	if !s.UpdatedAt.IsZero() {
 		j.UpdatedAt = s.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	}
@@ -57,7 +62,7 @@ func DecodeLeadState(b []byte) (LeadState, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return s, fmt.Errorf("lead state: %w", err)
 	}
-	s.Erased = j.Erased
+	s.Erased, s.Source = j.Erased, j.Source
 	if j.UpdatedAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, j.UpdatedAt)
 		if err != nil {

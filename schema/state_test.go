@@ -10,10 +10,11 @@ func TestLeadStateRoundTrip(t *testing.T) {
 		"zero":   {},
 		"full":   {UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Hash: [16]byte{1, 2, 3, 15: 0xff}},
 		"erased": {Erased: true},
+		"source": {Hash: [16]byte{9}, Source: "lcai"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := DecodeLeadState(EncodeLeadState(s))
-			if err != nil || !got.UpdatedAt.Equal(s.UpdatedAt) || got.Hash != s.Hash || got.Erased != s.Erased {
+			if err != nil || !got.UpdatedAt.Equal(s.UpdatedAt) || got.Hash != s.Hash || got.Erased != s.Erased || got.Source != s.Source {
 				t.Fatalf("round trip: %+v, %v; want %+v", got, err, s)
 			}
 		})
