@@ -29,6 +29,12 @@ type Enricher struct {
 	txw      *txnWriter
 	batchEnd atomic.Int64 // unix nanoseconds: a failing lead leaves the batch then (exactly-once)
 	rebal    atomic.Bool  // partitions were revoked or lost since the last transaction ended
+	// sleeping counts the items of the open batch waiting out a backoff;
+	// when they are all that is left of it, batchOver is closed and they
+	// leave for the retry topic at once (waitBatch).
+	sleeping  atomic.Int64
+	batchOver atomic.Pointer[chan struct{}]
+	rpause    *retryPause // retry partitions paused until their first record is due
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
@@ -61,7 +67,7 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 	return &Enricher{
 		cfg: cfg, fetch: fetch, log: logger, m: newMetrics(cfg.Metrics),
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
-		workCtx: ctx, workStop: cancel, retired: map[*kgo.Client]bool{},
+		workCtx: ctx, workStop: cancel, retired: map[*kgo.Client]bool{}, rpause: newRetryPause(),
 		parts: make(map[int32]*partition), retries: make(map[int32]*partition), keys: make(map[string]*keyQueue),
 	}, nil
 }
@@ -229,6 +235,9 @@ func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]
 		}
 	}
 	e.mu.Unlock()
+	if ids := m[e.cfg.RetryTopic]; len(ids) > 0 && e.cfg.RetryTopic != "" {
+		e.rpause.forget(cl, e.cfg.RetryTopic, ids) // read from the committed offset, whatever was paused before
+	}
 	if !e.cfg.AtLeastOnce {
 		e.fence(ctx, cl, m[e.cfg.RawTopic])
 	}
@@ -276,6 +285,9 @@ func (e *Enricher) drop(ctx context.Context, m map[string][]int32, commit bool) 
 		}
 	}
 	e.mu.Unlock()
+	if ids := m[e.cfg.RetryTopic]; len(ids) > 0 && e.cfg.RetryTopic != "" {
+		e.rpause.forget(nil, e.cfg.RetryTopic, ids)
+	}
 	for _, p := range gone {
 		p.revoke()
 	}

@@ -124,14 +124,28 @@ func (e *Enricher) batchContext(ctx context.Context) (context.Context, context.C
 // would outlast the batch moves items to the retry topic instead, so no lead
 // holds up a transaction; false means the items left this worker.
 func (e *Enricher) sleep(ctx context.Context, items []*item, attempt int, first, next time.Time) bool {
-	if end := e.batchEnd.Load(); end != 0 && next.UnixNano() > end {
+	end := e.batchEnd.Load()
+	if end != 0 && next.UnixNano() > end {
 		e.toRetry(items, attempt, first, next)
 		return false
 	}
+	var over <-chan struct{} // nil: waits forever
+	if end != 0 {
+		if p := e.batchOver.Load(); p != nil {
+			over = *p
+		}
+		e.sleeping.Add(int64(len(items)))
+		defer e.sleeping.Add(-int64(len(items)))
+	}
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(time.Until(next)):
+	case <-over: // nothing else holds the batch: do not hold it either
+		e.toRetry(items, attempt, first, next)
+		return false
+	case <-t.C:
 		return true
 	}
 }
@@ -139,6 +153,7 @@ func (e *Enricher) sleep(ctx context.Context, items []*item, attempt int, first,
 // retryWait decides after a failed attempt: the wait before the next one, or
 // the DLQ reason when there is none. failing is how long the lead has failed.
 func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, token string) (wait time.Duration, dlqReason string) {
+	var left time.Duration // until the policy's time is up
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return 0, "unauthorized"
@@ -146,10 +161,12 @@ func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, toke
 		if failing >= e.cfg.NotFoundRetryFor {
 			return 0, "not_found"
 		}
+		left = e.cfg.NotFoundRetryFor - failing
 	case errors.Is(err, ErrThrottled), errors.Is(err, ErrUnavailable):
 		if failing >= e.cfg.RetryFor {
 			return 0, "retries_exhausted"
 		}
+		left = e.cfg.RetryFor - failing
 		if ra, ok := retryAfter(err); ok {
 			wait = min(ra, e.cfg.BackoffMax)
 		}
@@ -159,7 +176,10 @@ func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, toke
 	default:
 		return 0, "permanent"
 	}
-	return max(wait, backoff(e.cfg.BackoffBase, e.cfg.BackoffMax, attempt-1)), ""
+	// The last try comes when the time is up, not a whole backoff (up to
+	// backoff_max) after it: a lead that never heals reaches the DLQ at
+	// retry_for. A Retry-After is still honoured.
+	return max(wait, min(backoff(e.cfg.BackoffBase, e.cfg.BackoffMax, attempt-1), left)), ""
 }
 
 // call is one Retrieve Lead call under the in-flight bound and the timeout.

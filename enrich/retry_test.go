@@ -53,7 +53,8 @@ func TestRetryThenRecord(t *testing.T) {
 }
 
 // Each failure that does not heal ends in the DLQ with its reason, after
-// the time its policy allows and not before.
+// the time its policy allows and not before; the last try comes when that
+// time is up (or when a 429's Retry-After says), not a backoff later.
 func TestFailurePolicies(t *testing.T) {
 	for name, tc := range map[string]struct {
 		answer           func() ([]byte, error)
@@ -62,9 +63,9 @@ func TestFailurePolicies(t *testing.T) {
 		maxCalls         int32
 	}{
 		"401 at once":          {fail(ErrUnauthorized, 401, 0), "unauthorized", 0, 0, 1},
-		"404 for a while":      {fail(ErrNotFound, 404, 0), "not_found", 20 * time.Second, 23 * time.Second, 100},
-		"5xx until retry_for":  {fail(ErrUnavailable, 503, 0), "retries_exhausted", time.Minute, time.Minute + 3*time.Second, 100},
-		"429 until retry_for":  {fail(ErrThrottled, 429, time.Second), "retries_exhausted", time.Minute, time.Minute + 3*time.Second, 100},
+		"404 for a while":      {fail(ErrNotFound, 404, 0), "not_found", 20 * time.Second, 20*time.Second + 100*time.Millisecond, 100},
+		"5xx until retry_for":  {fail(ErrUnavailable, 503, 0), "retries_exhausted", time.Minute, time.Minute + 100*time.Millisecond, 100},
+		"429 until retry_for":  {fail(ErrThrottled, 429, time.Second), "retries_exhausted", time.Minute, time.Minute + 1100*time.Millisecond, 100},
 		"unknown is permanent": {func() ([]byte, error) { return nil, errors.New("boom") }, "permanent", 0, 0, 1},
 		"not a lead body":      {ok([]byte(`{"no":"id"}`)), "unmappable", 0, 0, 1},
 		"another lead's id":    {ok(leadBody("OTHER", "2026-01-02T00:00:00Z")), "id_mismatch", 0, 0, 1},
@@ -209,6 +210,39 @@ func TestFailingLeadLeavesTheBatch(t *testing.T) {
 		}
 		if took := time.Since(start); took < time.Minute {
 			t.Fatalf("dead-lettered after %v, before retry_for (1m)", took)
+		}
+	})
+}
+
+// Exactly-once, a lead waiting out a backoff does not hold its batch: once
+// every other record of the batch is done, it leaves for the retry topic at
+// once, and the batch ends without waiting for its next attempt.
+func TestSleepersDoNotHoldTheBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fetch := fetcherFunc(func(_ context.Context, _, _, id string) ([]byte, error) {
+			if id == "BAD" {
+				return fail(ErrUnavailable, 500, 0)()
+			}
+			time.Sleep(50 * time.Millisecond)
+			return leadBody(id, "2026-01-02T00:00:00Z"), nil
+		})
+		u := newUnit(t, fetch, func(c *Config) { c.RetryTopic, c.BackoffBase, c.BackoffMax = "retry", time.Second, time.Second })
+		u.e.batchEnd.Store(time.Now().Add(10 * time.Second).UnixNano())
+		over := make(chan struct{})
+		u.e.batchOver.Store(&over)
+		start := time.Now()
+		u.aurora("lead_changed", "BAD")
+		u.aurora("lead_changed", "GOOD")
+		if !u.e.waitBatch(t.Context(), []*partition{u.part}, over) {
+			t.Fatal("the batch did not complete")
+		}
+		if took := time.Since(start); took >= 500*time.Millisecond {
+			t.Fatalf("the batch took %v: it waited for the failing lead's backoff (at least 500ms)", took)
+		}
+		u.wait()
+		if len(u.leads(t)) != 1 || len(u.out.topic("retry")) != 1 || len(u.dlqReasons()) != 0 {
+			t.Fatalf("leads %d, retry %d, DLQ %v; want the good lead's record and the bad one in the retry topic",
+				len(u.leads(t)), len(u.out.topic("retry")), u.dlqReasons())
 		}
 	})
 }

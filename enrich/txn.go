@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -13,8 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
-
-	"github.com/leadbridge/leadbridge/schema"
 )
 
 // NewClient builds this member's Kafka client from opts (seeds, security,
@@ -192,12 +189,14 @@ func (w *txnWriter) failed() error {
 func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
 	for ctx.Err() == nil {
-		fetches := sess.PollRecords(ctx, e.cfg.MaxBatch)
+		pctx, pcancel := e.pollContext(ctx, sess.Client())
+		fetches := sess.PollRecords(pctx, e.cfg.MaxBatch)
+		pcancel()
 		if fetches.IsClientClosed() {
 			break
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
@@ -249,6 +248,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		w := e.txw
 		w.reset()
 		e.batchEnd.Store(time.Now().Add(e.cfg.BatchFor).UnixNano())
+		over := make(chan struct{})
+		e.batchOver.Store(&over)
 		var parts []*partition
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			part := e.partitionOf(fp.Topic, fp.Partition)
@@ -262,13 +263,17 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			for _, r := range fp.Records {
 				e.dispatch(part, r)
 			}
+			if fp.Topic == e.cfg.RetryTopic {
+				e.rpause.polled(fp.Partition, fp.Records[len(fp.Records)-1].Offset)
+			}
 		})
-		complete := e.waitBatch(ctx, parts)
+		complete := e.waitBatch(ctx, parts, over)
 		how := kgo.TryCommit
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
 			how = kgo.TryAbort
 		}
 		committed, err := e.end(ctx, how)
+		e.rpause.ended(committed)
 		if committed && w.failed() != nil { // flush waited for every ack: cannot happen
 			e.log.Error("a transaction committed although one of its records failed", zap.Error(w.failed()))
 		}
@@ -297,6 +302,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			e.log.Warn("transaction aborted; its records are read again", zap.Error(w.failed()), zap.Bool("complete", complete))
 			e.m.aborts.Inc()
 		}
+		e.rpause.plan(sess.Client(), e.cfg.RetryTopic, time.Now())
 		sess.AllowRebalance()
 		if !complete {
 			break // shutting down
@@ -329,22 +335,28 @@ func (e *Enricher) flush(ctx context.Context) bool {
 }
 
 // waitBatch waits until every record of parts is done (or its partition
-// left this member). When ctx ends it waits up to ShutdownGrace more, then
-// gives up: the batch is aborted and re-read by the group.
-func (e *Enricher) waitBatch(ctx context.Context, parts []*partition) bool {
+// left this member). Once all that is left are leads waiting out a backoff,
+// it closes over: they leave for the retry topic now rather than hold the
+// batch, and the leads behind them, until their next attempt. When ctx ends
+// it waits up to ShutdownGrace more, then gives up: the batch is aborted and
+// re-read by the group.
+func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan struct{}) bool {
 	var graceEnd <-chan time.Time
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		done := true
+		unfinished := 0
 		for _, p := range parts {
-			if p.ctx.Err() == nil && p.unfinished() > 0 {
-				done = false
-				break
+			if p.ctx.Err() == nil {
+				unfinished += p.unfinished()
 			}
 		}
-		if done {
+		if unfinished == 0 {
 			return true
+		}
+		if over != nil && e.sleeping.Load() >= int64(unfinished) {
+			close(over)
+			over = nil
 		}
 		select {
 		case <-tick.C:
@@ -411,42 +423,4 @@ func (e *Enricher) restorePending(ctx context.Context) error {
 		e.log.Info("state restored", zap.Int32("partition", id), zap.Int("keys", store.len()), zap.Duration("duration", time.Since(start)))
 	}
 	return nil
-}
-
-// retryInfo reads a retry record's headers; ok is false for a raw record.
-func retryInfo(r *kgo.Record) (attempt int, first, notBefore time.Time, ok bool) {
-	a := schema.Header(r, schema.HeaderRetryAttempt)
-	if a == "" {
-		return 0, time.Time{}, time.Time{}, false
-	}
-	attempt, _ = strconv.Atoi(a)
-	first, _ = time.Parse(time.RFC3339Nano, schema.Header(r, schema.HeaderRetryFirstFailure))
-	notBefore, _ = time.Parse(time.RFC3339Nano, schema.Header(r, schema.HeaderRetryNotBefore))
-	return attempt, first, notBefore, true
-}
-
-// toRetry moves items to the retry topic, in the open transaction, to be
-// tried again (attempt) not before notBefore. Their raw partition's commit
-// point moves on.
-func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Time) {
-	for _, it := range items {
-		r := it.rec
-		rec := &kgo.Record{Topic: e.cfg.RetryTopic, Partition: it.part.id, Key: r.Key, Value: r.Value}
-		for _, h := range r.Headers {
-			switch h.Key {
-			case schema.HeaderRetryAttempt, schema.HeaderRetryNotBefore, schema.HeaderRetryFirstFailure:
-			default:
-				rec.Headers = append(rec.Headers, h)
-			}
-		}
-		rec.Headers = append(rec.Headers,
-			hdr(schema.HeaderRetryAttempt, strconv.Itoa(attempt)),
-			hdr(schema.HeaderRetryFirstFailure, first.UTC().Format(time.RFC3339Nano)),
-			hdr(schema.HeaderRetryNotBefore, notBefore.UTC().Format(time.RFC3339Nano)))
-		if ok, _ := e.out.write(it.part, rec); !ok {
-			return
-		}
-		e.m.records.WithLabelValues(providerOf(it.ev), "retried").Inc()
-		it.done()
-	}
 }
