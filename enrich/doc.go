@@ -40,10 +40,12 @@
 // fencing a dead owner's open transaction), processes the batch with
 // per-key workers, and commits the batch's lead, DLQ, retry and state
 // records with its raw offsets in one transaction (franz-go's
-// GroupTransactSession). A lead still failing when the batch's time is up
-// goes to the retry topic, co-partitioned with raw (the range balancer gives
+// GroupTransactSession). A lead still failing when the batch's time is up,
+// or waiting out a backoff once the rest of its batch is done, goes to the
+// retry topic (retry.go), co-partitioned with raw (the range balancer gives
 // partition p of both to one member), and comes back when its not-before
-// header says. At-least-once (Config.AtLeastOnce; commit.go): records are
+// header says: the member pauses a retry partition until its first pending
+// record is due. At-least-once (Config.AtLeastOnce; commit.go): records are
 // acknowledged one by one and offsets committed over the done prefix, so a
 // crash re-processes and never skips, and the key state lives in memory.
 //

@@ -244,3 +244,27 @@ func TestBenchE2E(t *testing.T) {
 		}
 	}
 }
+
+// bench enrich's poison scenario runs end to end on the test broker at a
+// small scale: both runs drain, every poison lead ends in the DLQ, none
+// before retry_for, and the ratio line is there. Timing is not checked.
+func TestBenchEnrichPoison(t *testing.T) {
+	b := kafkatest.Find(t)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"leadbridge", "bench", "enrich", "--brokers", strings.Join(b.Seeds, ","),
+		"--scenario", "poison", "--events", "100", "--poison", "3", "--retry-for", "2s", "--latency", "5ms"}, envOf(nil), &out)
+	t.Logf("bench output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	m := regexp.MustCompile(`poison: 3 of 3 in the DLQ, the first ([0-9.]+)s and the last ([0-9.]+)s after the start`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("no poison line for 3 of 3 in the DLQ")
+	}
+	if first := parseFloat(t, m[1]); first < 2 {
+		t.Errorf("the first poison lead reached the DLQ %vs after the start, before retry_for (2s)", first)
+	}
+	if !regexp.MustCompile(`good leads: [0-9.]+s without poison, [0-9.]+s behind 3 poison leads = [0-9.]+x`).MatchString(out.String()) {
+		t.Error("no ratio line")
+	}
+}
