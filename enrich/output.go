@@ -207,7 +207,7 @@ func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempt
 	}
 	e.log.Warn("dead-lettering", fields...)
 	for _, it := range items {
-		if ok, _ := e.out.write(it.part, dlqRecord(e.cfg.DLQTopic, it.rec, reason, cause, attempts, first, now)); !ok {
+		if ok, _ := e.out.write(it.part, dlqRecord(e.cfg.DLQTopic, e.cfg.RawTopic, it.rec, reason, cause, attempts, first, now)); !ok {
 			return // revoked, stopping, or the DLQ refused it (logged): the offset is held
 		}
 		e.m.dlq.WithLabelValues(reason).Inc()
@@ -216,18 +216,24 @@ func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempt
 	}
 }
 
-// dlqRecord is raw record r, unchanged, with the DLQ headers.
-func dlqRecord(topic string, r *kgo.Record, reason string, cause error, attempts int, first, now time.Time) *kgo.Record {
+// dlqRecord is raw record r, unchanged, with the DLQ headers. A record back
+// from the retry topic loses its retry headers (a redrive would carry its
+// old attempts and first failure back to raw) and names its raw origin.
+func dlqRecord(topic, rawTopic string, r *kgo.Record, reason string, cause error, attempts int, first, now time.Time) *kgo.Record {
+	from, offset := r.Topic, strconv.FormatInt(r.Offset, 10)
+	if o := schema.Header(r, schema.HeaderRetryRawOffset); o != "" {
+		from, offset = rawTopic, o
+	}
 	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value,
-		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+		Headers: append(withoutRetryHeaders(r.Headers),
 			hdr(schema.HeaderDLQReason, reason),
 			hdr(schema.HeaderDLQError, cause.Error()),
 			hdr(schema.HeaderDLQAttempts, strconv.Itoa(attempts)),
 			hdr(schema.HeaderDLQFirstFailure, first.UTC().Format(time.RFC3339Nano)),
 			hdr(schema.HeaderDLQLastFailure, now.Format(time.RFC3339Nano)),
-			hdr(schema.HeaderDLQTopic, r.Topic),
+			hdr(schema.HeaderDLQTopic, from),
 			hdr(schema.HeaderDLQPartition, strconv.Itoa(int(r.Partition))),
-			hdr(schema.HeaderDLQOffset, strconv.FormatInt(r.Offset, 10)),
+			hdr(schema.HeaderDLQOffset, offset),
 		)}
 }
 

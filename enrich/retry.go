@@ -30,18 +30,19 @@ func retryInfo(r *kgo.Record) (attempt int, first, notBefore time.Time, ok bool)
 func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Time) {
 	for _, it := range items {
 		r := it.rec
-		rec := &kgo.Record{Topic: e.cfg.RetryTopic, Partition: it.part.id, Key: r.Key, Value: r.Value}
-		for _, h := range r.Headers {
-			switch h.Key {
-			case schema.HeaderRetryAttempt, schema.HeaderRetryNotBefore, schema.HeaderRetryFirstFailure:
-			default:
-				rec.Headers = append(rec.Headers, h)
-			}
+		rec := &kgo.Record{Topic: e.cfg.RetryTopic, Partition: it.part.id, Key: r.Key, Value: r.Value,
+			Headers: withoutRetryHeaders(r.Headers)}
+		rawOffset := schema.Header(r, schema.HeaderRetryRawOffset)
+		if _, _, _, retried := retryInfo(r); !retried {
+			rawOffset = strconv.FormatInt(r.Offset, 10)
 		}
 		rec.Headers = append(rec.Headers,
 			hdr(schema.HeaderRetryAttempt, strconv.Itoa(attempt)),
 			hdr(schema.HeaderRetryFirstFailure, first.UTC().Format(time.RFC3339Nano)),
 			hdr(schema.HeaderRetryNotBefore, notBefore.UTC().Format(time.RFC3339Nano)))
+		if rawOffset != "" { // a record the retry topic got before the header existed has none
+			rec.Headers = append(rec.Headers, hdr(schema.HeaderRetryRawOffset, rawOffset))
+		}
 		if ok, _ := e.out.write(it.part, rec); !ok {
 			return
 		}
@@ -49,6 +50,19 @@ func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Tim
 		e.m.records.WithLabelValues(providerOf(it.ev), "retried").Inc()
 		it.done()
 	}
+}
+
+// withoutRetryHeaders is hs less the retry headers: the raw record's own.
+func withoutRetryHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
+	out := make([]kgo.RecordHeader, 0, len(hs)+4)
+	for _, h := range hs {
+		switch h.Key {
+		case schema.HeaderRetryAttempt, schema.HeaderRetryNotBefore, schema.HeaderRetryFirstFailure, schema.HeaderRetryRawOffset:
+		default:
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // retryPause keeps a retry partition from being polled before its earliest

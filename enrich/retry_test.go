@@ -168,7 +168,8 @@ func TestConvertedLag(t *testing.T) {
 // Exactly-once, a lead still failing when its batch's time is up leaves for
 // the retry topic, on its raw partition, with attempt, first-failure and
 // not-before headers; back from there it carries on its count and clock,
-// and still ends in the DLQ after retry_for.
+// and still ends in the DLQ after retry_for, as the raw record it was: no
+// retry headers, and the raw topic and offset as its origin.
 func TestFailingLeadLeavesTheBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
@@ -207,6 +208,15 @@ func TestFailingLeadLeavesTheBatch(t *testing.T) {
 		}
 		if got := u.dlqReasons(); len(got) != 1 || got[0] != "retries_exhausted" {
 			t.Fatalf("DLQ %v, want retries_exhausted", got)
+		}
+		d := u.out.topic("dlq")[0]
+		if from, off := schema.Header(d, schema.HeaderDLQTopic), schema.Header(d, schema.HeaderDLQOffset); from != "raw" || off != "0" {
+			t.Errorf("the DLQ record names %s offset %s as its origin, want the raw record (raw offset 0)", from, off)
+		}
+		for _, k := range []string{schema.HeaderRetryAttempt, schema.HeaderRetryFirstFailure, schema.HeaderRetryNotBefore, schema.HeaderRetryRawOffset} {
+			if schema.Header(d, k) != "" {
+				t.Errorf("the DLQ record kept the retry header %s: a redrive would carry it back to raw", k)
+			}
 		}
 		if took := time.Since(start); took < time.Minute {
 			t.Fatalf("dead-lettered after %v, before retry_for (1m)", took)

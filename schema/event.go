@@ -167,4 +167,7 @@ const (
 	HeaderRetryAttempt      = "leadbridge_retry_attempt"       // decimal count of attempts made so far
 	HeaderRetryNotBefore    = "leadbridge_retry_not_before"    // RFC 3339 time before which it is not tried again
 	HeaderRetryFirstFailure = "leadbridge_retry_first_failure" // RFC 3339 time of the first failure
+	// HeaderRetryRawOffset is the raw record's offset (its partition is the
+	// retry record's), so a DLQ record names the raw record it came from.
+	HeaderRetryRawOffset = "leadbridge_retry_raw_offset"
 )
