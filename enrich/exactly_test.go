@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -219,4 +220,35 @@ type fetcherFunc func(ctx context.Context, tenant, token, leadID string) ([]byte
 
 func (f fetcherFunc) RetrieveLead(ctx context.Context, tenant, token, leadID string) ([]byte, error) {
 	return f(ctx, tenant, token, leadID)
+}
+
+// A lead's source, which Aurora sends with lead_created only, is still on
+// the record of a later lead_changed after every member restarted: it is
+// restored with the key's state from the state topic.
+func TestSourceSurvivesRestart(t *testing.T) {
+	h := newHarness(t, 1, 2, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	id := h.api.PutLead("tenant-0", newLead(3))
+	data, _ := json.Marshal(schema.AuroraData{Event: "lead_created", TenantID: "tenant-0",
+		Attributes: map[string]string{"lead_id": id, "source": "api"}})
+	h.produceRaw(ctx, schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.AuroraSource("tenant-0"),
+		Type: schema.AuroraTypePrefix + "lead_created", Subject: id, Time: time.Now().UTC(),
+		PartitionKey: schema.AuroraKey("tenant-0", id), Data: data})
+	m := h.start("r1")
+	h.waitCommitted(t, 1, time.Minute)
+	m.stop()
+	h.api.UpdateLead("tenant-0", id, map[string]any{"monthly_average_bill": 140})
+	h.auroraEvent(ctx, "tenant-0", "lead_changed", id)
+	h.start("r2")
+	h.waitCommitted(t, 2, time.Minute)
+	recs := h.leadsOf(h.readAll(ctx, h.leads, 2, time.Second))
+	if len(recs) != 2 {
+		t.Fatalf("%d lead records, want 2 (created, changed)", len(recs))
+	}
+	for _, r := range recs {
+		if r.lead.Source != "api" {
+			t.Errorf("the %s record has source %q, want the lead_created's \"api\"", r.ev.Extensions[schema.ExtRawType], r.lead.Source)
+		}
+	}
 }
