@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"maps"
 	"slices"
 	"unicode/utf8"
 )
@@ -19,7 +18,8 @@ func (d AuroraData) AppendJSON(dst []byte) []byte {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, '{')
-		for i, k := range slices.Sorted(maps.Keys(d.Attributes)) {
+		var keys [16]string
+		for i, k := range sortedKeys(d.Attributes, keys[:0]) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -31,7 +31,8 @@ func (d AuroraData) AppendJSON(dst []byte) []byte {
 	}
 	if len(d.Repeated) > 0 {
 		dst = append(dst, `,"repeated":{`...)
-		for i, k := range slices.Sorted(maps.Keys(d.Repeated)) {
+		var keys [16]string
+		for i, k := range sortedKeys(d.Repeated, keys[:0]) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -126,4 +127,15 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// sortedKeys appends m's keys to buf and sorts them: with buf on the
+// caller's stack, a delivery's few attributes cost no allocation (this runs
+// on every webhook).
+func sortedKeys[V any](m map[string]V, buf []string) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
+	return buf
 }

@@ -52,8 +52,10 @@ func (e Event) Record() *kgo.Record {
 	if e.DataSchema != "" {
 		add(HeaderDataSchema, e.DataSchema)
 	}
-	for _, k := range slices.Sorted(maps.Keys(e.Extensions)) {
-		add("ce_"+k, e.Extensions[k])
+	if len(e.Extensions) > 0 { // the sort allocates even for an empty map
+		for _, k := range slices.Sorted(maps.Keys(e.Extensions)) {
+			add("ce_"+k, e.Extensions[k])
+		}
 	}
 	add(HeaderContentType, ContentTypeJSON)
 	var key []byte
