@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -43,10 +44,11 @@ func NewKafkaPublisher(client *kgo.Client, topic string) *KafkaPublisher {
 func (p *KafkaPublisher) Publish(ctx context.Context, ev schema.Event) error {
 	r := ev.Record()
 	r.Topic = p.topic
-	done := make(chan error, 1)
-	p.client.TryProduce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	w := ackWaiters.Get().(*ackWaiter)
+	p.client.TryProduce(ctx, r, w.promise)
 	select {
-	case err := <-done:
+	case err := <-w.done:
+		ackWaiters.Put(w)
 		switch {
 		case err == nil:
 			return nil
@@ -59,9 +61,24 @@ func (p *KafkaPublisher) Publish(ctx context.Context, ev schema.Event) error {
 			return fmt.Errorf("%w: produce raw event: %w", ErrUnavailable, err)
 		}
 	case <-ctx.Done():
+		// w is left to the promise, which still comes: never reused.
 		return fmt.Errorf("%w: no broker ack in time: %w", ErrUnavailable, ctx.Err())
 	}
 }
+
+// ackWaiter carries one record's acknowledgement from kgo's promise to
+// Publish. Waiters are reused: a channel and a closure per delivery were
+// two allocations on every webhook.
+type ackWaiter struct {
+	done    chan error // buffered: the promise never blocks
+	promise func(*kgo.Record, error)
+}
+
+var ackWaiters = sync.Pool{New: func() any {
+	w := &ackWaiter{done: make(chan error, 1)}
+	w.promise = func(_ *kgo.Record, err error) { w.done <- err }
+	return w
+}}
 
 // BufferedBytes reports the bytes buffered in the client, waiting for acks.
 func (p *KafkaPublisher) BufferedBytes() int64 { return p.client.BufferedProduceBytes() }

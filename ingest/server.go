@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -83,6 +82,7 @@ type Server struct {
 	log            *zap.Logger
 	m              *metrics
 	e              *echo.Echo
+	acks           *ackDeadlines
 	draining       atomic.Bool
 }
 
@@ -146,6 +146,7 @@ func NewServer(cfg Config, pub Publisher, logger *zap.Logger) *Server {
 		accounts: make(map[string]*leadProVerifier),
 		pub:      pub,
 		log:      logger,
+		acks:     newAckDeadlines(cfg.AckTimeout),
 	}
 	for i := range cfg.Aurora {
 		s.tenants[cfg.Aurora[i].ID] = newTenantAuth(cfg.Aurora[i])
@@ -256,11 +257,9 @@ func (s *Server) fail(c echo.Context, err error) {
 
 // publish puts ev on the raw topic and answers 200 {"id": ...} after the ack.
 // The wait has its own deadline and ignores the client hanging up (see
-// KafkaPublisher.Publish).
+// ackDeadlines).
 func (s *Server) publish(c echo.Context, ev schema.Event) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.cfg.AckTimeout)
-	defer cancel()
-	if err := s.pub.Publish(ctx, ev); err != nil {
+	if err := s.pub.Publish(s.acks.context(c.Request().Context()), ev); err != nil {
 		switch {
 		case errors.Is(err, ErrOverloaded):
 			s.m.produceErrors.WithLabelValues("overloaded").Inc()
@@ -272,8 +271,15 @@ func (s *Server) publish(c echo.Context, ev schema.Event) error {
 		return err
 	}
 	// ev.ID is a UUID: no escaping needed, and no encoder on the hot path.
-	return c.JSONBlob(http.StatusOK, []byte(`{"id":"`+ev.ID+`"}`))
+	body := append(append(append(make([]byte, 0, 9+len(ev.ID)), `{"id":"`...), ev.ID...), `"}`...)
+	// Set as a shared value, Echo leaves it (Header.Set allocates a slice).
+	c.Response().Header()[echo.HeaderContentType] = jsonContentType
+	return c.JSONBlob(http.StatusOK, body)
 }
+
+// jsonContentType is the Content-Type header value of every 200; net/http
+// only reads header values.
+var jsonContentType = []string{echo.MIMEApplicationJSON}
 
 // routerError answers what the router itself rejects (404, 405) and what
 // Recover caught, without echoing the request.
