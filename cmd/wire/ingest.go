@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,12 +75,12 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 		}
 		return probe.Ready(ctx)
 	}, reg, logger)
-	public := http.NewServeMux()
+	webhooks := srv.Handler()
 	if tracingOn.Load() {
-		public.Handle("/", TraceHTTP(srv.Handler()))
-	} else {
-		public.Handle("/", srv.Handler())
+		webhooks = TraceHTTP(webhooks)
 	}
+	public := http.NewServeMux()
+	public.Handle("/", webhooks)
 	public.Handle("GET /healthz", admin.Health())
 	public.Handle("GET /readyz", admin.Health())
 	if lns.Admin == nil {
@@ -100,7 +101,7 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 	errs := make([]error, 3)
 	wg.Go(func() {
 		errs[0] = Serve(serveCtx, limited, &http.Server{
-			Handler:      public,
+			Handler:      webhooksFirst(webhooks, public),
 			ReadTimeout:  15 * time.Second,
 			WriteTimeout: cfg.HTTP.AckTimeout + 5*time.Second,
 			IdleTimeout:  90 * time.Second,
@@ -137,6 +138,22 @@ func Ingest(ctx context.Context, cfg config.Config, lns IngestListeners, logger 
 	}
 	logger.Info("ingest stopped")
 	return nil
+}
+
+// webhooksFirst sends the webhook paths straight to webhooks, the rest
+// through mux: the mux's path cleaning and pattern match were 2.5% of
+// ingest's CPU profile under load, on every delivery, for routes
+// (/healthz, /readyz, /metrics) that a webhook never takes. A path with dot
+// segments that the mux would have redirected reaches Echo as it is, where
+// it matches no route or names no tenant.
+func webhooksFirst(webhooks, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+			webhooks.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // IngestConfig turns the user's configuration into the plain struct ingest takes.
