@@ -29,7 +29,6 @@ func (e *Enricher) commit(ctx context.Context, parts []*partition) {
 		if eo, ok := p.committable(); ok {
 			offsets[p.id] = eo
 		}
-		e.m.lag.WithLabelValues(fmt.Sprint(p.id)).Set(float64(p.lag()))
 	}
 	if len(offsets) == 0 {
 		return

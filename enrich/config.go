@@ -24,9 +24,11 @@ const (
 	DefaultNotFoundRetryFor = 2 * time.Minute
 	DefaultBackoffBase      = time.Second
 	DefaultBackoffMax       = time.Minute
-	DefaultMaxOutstanding   = 10_000
-	DefaultCommitInterval   = time.Second
-	DefaultShutdownGrace    = 15 * time.Second
+	// DefaultMaxOutstanding bounds the raw records a member holds polled
+	// and not yet committed (see Config.MaxOutstanding).
+	DefaultMaxOutstanding = 10_000
+	DefaultCommitInterval = time.Second
+	DefaultShutdownGrace  = 15 * time.Second
 	// DefaultTransactionTimeout is how long the brokers let a transaction
 	// stay open. A killed member's open transaction holds read_committed
 	// readers of leads back until it times out, so it is short; a batch
@@ -41,6 +43,10 @@ const (
 	DefaultSessionTimeout    = 6 * time.Second
 	DefaultHeartbeatInterval = 500 * time.Millisecond
 	DefaultMaxBatch          = 500 // records polled per transaction
+	// DefaultLagInterval is how often a member measures its partitions'
+	// consumer lag at the brokers: one offsets request and one committed
+	// offsets request per interval.
+	DefaultLagInterval = 5 * time.Second
 	// DefaultDeliveryTimeout bounds one produce, so a rebalance callback or
 	// a shutdown waiting on produces in flight always ends.
 	DefaultDeliveryTimeout = 30 * time.Second
@@ -69,7 +75,10 @@ type Config struct {
 	// BatchFor bounds a transaction's work: a lead still failing by then
 	// leaves the main path for the retry topic (exactly-once).
 	BatchFor time.Duration
-	MaxBatch int // records per transaction
+	// MaxBatch is the most records polled for one transaction
+	// (exactly-once). It never exceeds MaxOutstanding: a larger value is
+	// lowered to MaxOutstanding.
+	MaxBatch int
 
 	SessionTimeout    time.Duration // kgo.SessionTimeout
 	HeartbeatInterval time.Duration // kgo.HeartbeatInterval
@@ -86,10 +95,17 @@ type Config struct {
 	NotFoundRetryFor time.Duration // retrying 404 (a new lead can lag its webhook)
 	BackoffBase      time.Duration // first retry wait
 	BackoffMax       time.Duration // longest retry wait
-	// MaxOutstanding bounds polled records not yet committable; polling
-	// pauses beyond it, so memory stays bounded however slow the API is.
+	// MaxOutstanding bounds the raw and retry records polled and not yet
+	// committed, in both modes, so memory stays bounded however slow the
+	// API is: at-least-once, a poll asks for no more than the room left
+	// and polling pauses when there is none; exactly-once, a transaction's
+	// batch is at most min(MaxBatch, MaxOutstanding) records and the next
+	// is polled once it has committed.
 	MaxOutstanding int
 	CommitInterval time.Duration
+	// LagInterval is how often the member sets leadbridge_enrich_consumer_lag
+	// from the brokers (high watermark minus committed offset).
+	LagInterval time.Duration
 	// ShutdownGrace is how long Run lets in-flight work finish after its
 	// context ends; what is unfinished then is re-processed by the group.
 	ShutdownGrace time.Duration
@@ -112,6 +128,7 @@ func DefaultConfig() Config {
 		BackoffMax:         DefaultBackoffMax,
 		MaxOutstanding:     DefaultMaxOutstanding,
 		CommitInterval:     DefaultCommitInterval,
+		LagInterval:        DefaultLagInterval,
 		ShutdownGrace:      DefaultShutdownGrace,
 		DeliveryTimeout:    DefaultDeliveryTimeout,
 		TransactionTimeout: DefaultTransactionTimeout,
@@ -142,6 +159,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = d.MaxBatch
 	}
+	if c.MaxOutstanding > 0 && c.MaxBatch > c.MaxOutstanding {
+		c.MaxBatch = c.MaxOutstanding // a batch is polled whole: it must fit the bound
+	}
 	set(&c.TransactionTimeout, d.TransactionTimeout)
 	set(&c.BatchFor, d.BatchFor)
 	set(&c.SessionTimeout, d.SessionTimeout)
@@ -152,6 +172,7 @@ func (c Config) withDefaults() Config {
 	set(&c.BackoffBase, d.BackoffBase)
 	set(&c.BackoffMax, d.BackoffMax)
 	set(&c.CommitInterval, d.CommitInterval)
+	set(&c.LagInterval, d.LagInterval)
 	set(&c.ShutdownGrace, d.ShutdownGrace)
 	set(&c.DeliveryTimeout, d.DeliveryTimeout)
 	if c.Metrics == nil {
@@ -189,7 +210,7 @@ func (c Config) Validate() error {
 	}
 	for _, v := range []span{{"request_timeout", c.RequestTimeout}, {"retry_for", c.RetryFor},
 		{"not_found_retry_for", c.NotFoundRetryFor}, {"backoff_base", c.BackoffBase}, {"backoff_max", c.BackoffMax},
-		{"commit_interval", c.CommitInterval}, {"shutdown_grace", c.ShutdownGrace}, {"delivery_timeout", c.DeliveryTimeout},
+		{"commit_interval", c.CommitInterval}, {"lag_interval", c.LagInterval}, {"shutdown_grace", c.ShutdownGrace}, {"delivery_timeout", c.DeliveryTimeout},
 		{"transaction_timeout", c.TransactionTimeout}, {"batch_for", c.BatchFor},
 		{"session_timeout", c.SessionTimeout}, {"heartbeat_interval", c.HeartbeatInterval}} {
 		if v.d < 0 {

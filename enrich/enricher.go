@@ -42,7 +42,8 @@ type Enricher struct {
 	workCtx  context.Context
 	workStop context.CancelFunc
 	workers  sync.WaitGroup
-	commitMu sync.Mutex // one commit at a time: the loop's, a revoke's, the final one
+	commitMu sync.Mutex   // one commit at a time: the loop's, a revoke's, the final one
+	peak     atomic.Int64 // the most records held polled and not committed, seen after a poll
 
 	mu      sync.Mutex
 	parts   map[int32]*partition // owned raw partitions
@@ -64,12 +65,14 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 		logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Enricher{
-		cfg: cfg, fetch: fetch, log: logger, m: newMetrics(cfg.Metrics),
+	e := &Enricher{
+		cfg: cfg, fetch: fetch, log: logger,
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
 		workCtx: ctx, workStop: cancel, retired: map[*kgo.Client]bool{}, rpause: newRetryPause(),
 		parts: make(map[int32]*partition), retries: make(map[int32]*partition), keys: make(map[string]*keyQueue),
-	}, nil
+	}
+	e.m = newMetrics(cfg.Metrics, e.unfinished)
+	return e, nil
 }
 
 // ClientOpts are the kgo options the Enricher's client needs besides seeds,
@@ -103,6 +106,10 @@ func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 	e.mu.Lock()
 	e.client = client
 	e.mu.Unlock()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); e.watchLag(lagCtx) }()
+	defer func() { stopLag(); <-lagDone }()
 	if e.sess != nil {
 		e.txw = &txnWriter{e: e}
 		e.out = e.txw
@@ -127,10 +134,11 @@ func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 		}
 	}()
 	for ctx.Err() == nil {
-		if !e.waitForRoom(ctx) {
+		room := e.waitForRoom(ctx)
+		if room == 0 {
 			break
 		}
-		fetches := client.PollRecords(ctx, 1000)
+		fetches := client.PollRecords(ctx, min(room, 1000))
 		if fetches.IsClientClosed() {
 			break
 		}
@@ -144,13 +152,11 @@ func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 			if part == nil {
 				return
 			}
-			part.mu.Lock()
-			part.hwm = fp.HighWatermark
-			part.mu.Unlock()
 			for _, r := range fp.Records {
 				e.dispatch(part, r)
 			}
 		})
+		e.notePeak()
 		client.AllowRebalance()
 	}
 	<-commitDone
@@ -175,28 +181,60 @@ func (e *Enricher) shutdown() {
 	e.commit(ctx, nil)
 }
 
-// waitForRoom blocks while too many polled records are outstanding.
-func (e *Enricher) waitForRoom(ctx context.Context) bool {
+// waitForRoom blocks while MaxOutstanding records are held polled and not
+// committed, and returns how many more may be polled (0: ctx ended). Only a
+// poll adds records, so a poll of at most that many keeps the bound.
+func (e *Enricher) waitForRoom(ctx context.Context) int {
 	for {
-		if e.outstanding() < e.cfg.MaxOutstanding {
-			return true
+		if room := e.cfg.MaxOutstanding - e.outstanding(); room > 0 {
+			return room
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return 0
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
+// outstanding is the records of owned raw and retry partitions polled and
+// not yet committed: what MaxOutstanding bounds.
 func (e *Enricher) outstanding() int {
 	n := 0
 	e.mu.Lock()
-	for _, p := range e.parts {
-		n += p.outstanding()
+	for _, m := range []map[int32]*partition{e.parts, e.retries} {
+		for _, p := range m {
+			n += p.outstanding()
+		}
 	}
 	e.mu.Unlock()
 	return n
+}
+
+// unfinished is the records of owned partitions polled and not yet done:
+// leadbridge_enrich_outstanding_records.
+func (e *Enricher) unfinished() int {
+	n := 0
+	e.mu.Lock()
+	for _, m := range []map[int32]*partition{e.parts, e.retries} {
+		for _, p := range m {
+			n += p.unfinished()
+		}
+	}
+	e.mu.Unlock()
+	return n
+}
+
+// notePeak records, after a poll's records are dispatched (only a poll adds
+// records), the most held polled and not committed.
+func (e *Enricher) notePeak() {
+	n := int64(e.outstanding())
+	for {
+		old := e.peak.Load()
+		if n <= old || e.peak.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 func (e *Enricher) partition(id int32) *partition {

@@ -85,6 +85,13 @@ type member struct {
 
 func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 	h.t.Helper()
+	return h.startWith(name, nil, mutate...)
+}
+
+// startWith is start with the API client passed through wrap (nil: as is),
+// e.g. to hold its calls.
+func (h *harness) startWith(name string, wrap func(enrich.LeadFetcher) enrich.LeadFetcher, mutate ...func(*enrich.Config)) *member {
+	h.t.Helper()
 	cfg := enrich.Config{
 		RawTopic: h.raw, LeadsTopic: h.leads, DLQTopic: h.dlq, StateTopic: h.state, RetryTopic: h.retry,
 		APITokens: h.tokens, RequestsPerMinute: 1_000_000,
@@ -97,7 +104,11 @@ func (h *harness) start(name string, mutate ...func(*enrich.Config)) *member {
 		m(&cfg)
 	}
 	log := zaptest.NewLogger(h.t).Named(name)
-	e, err := enrich.New(cfg, aurora.NewClient(h.apiURL, nil, log), log)
+	var fetch enrich.LeadFetcher = aurora.NewClient(h.apiURL, nil, log)
+	if wrap != nil {
+		fetch = wrap(fetch)
+	}
+	e, err := enrich.New(cfg, fetch, log)
 	if err != nil {
 		h.t.Fatal(err)
 	}

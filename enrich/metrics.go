@@ -21,7 +21,9 @@ type metrics struct {
 	restarts  prometheus.Counter       // clients replaced after a failed transaction end or begin
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the member's metrics in reg; outstanding reports the
+// records polled and not yet done, read at each scrape.
+func newMetrics(reg prometheus.Registerer, outstanding func() int) *metrics {
 	m := &metrics{
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_api_calls_total", Help: "Aurora Retrieve Lead calls by HTTP status (error: no answer).",
@@ -39,7 +41,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leadbridge_enrich_consumer_lag", Help: "Raw-topic records not yet committed, per owned partition.",
+			Name: "leadbridge_enrich_consumer_lag",
+			Help: "Raw-topic records the group has not committed, per partition this member owns: the high watermark minus the committed offset (the log start offset before the first commit), measured at the brokers every lag_interval.",
 		}, []string{"partition"}),
 		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_coalesced_events_total", Help: "Aurora events served by an API call made for a later event of the same lead.",
@@ -65,7 +68,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "leadbridge_enrich_restarts_total", Help: "Exactly-once member restarts: a transaction could not end or begin, so the Kafka client was replaced by a new one with the same transactional id.",
 	})
-	reg.MustRegister(m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore, m.restarts)
+	polled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "leadbridge_enrich_outstanding_records",
+		Help: "Raw and retry records this member has polled and not yet done (enriched, dead-lettered, moved to the retry topic or skipped); at most max_outstanding.",
+	}, func() float64 { return float64(outstanding()) })
+	reg.MustRegister(polled, m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore, m.restarts)
 	return m
 }
 

@@ -22,7 +22,6 @@ type partition struct {
 	mark      kgo.EpochOffset // the next offset after the done prefix
 	committed int64           // the last offset the group acknowledged; -1 none
 	producing sync.WaitGroup  // produces in flight for records of this partition
-	hwm       int64           // high watermark seen in the last fetch
 
 	state *stateStore // the partition's lead keys
 }
@@ -78,17 +77,6 @@ func (p *partition) committedAt(offset int64) {
 	p.mu.Lock()
 	p.committed = max(p.committed, offset)
 	p.mu.Unlock()
-}
-
-// lag is the records between the commit point and the high watermark.
-func (p *partition) lag() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	next := p.hwm
-	if len(p.entries) > 0 {
-		next = p.entries[0].offset
-	}
-	return max(p.hwm-next, 0)
 }
 
 // outstanding is the number of polled records not yet committable.

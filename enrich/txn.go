@@ -189,6 +189,8 @@ func (w *txnWriter) failed() error {
 func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
 	for ctx.Err() == nil {
+		// Every earlier batch has committed or been forgotten (settle), so
+		// a batch of MaxBatch (at most MaxOutstanding) keeps the bound.
 		pctx, pcancel := e.pollContext(ctx, sess.Client())
 		fetches := sess.PollRecords(pctx, e.cfg.MaxBatch)
 		pcancel()
@@ -257,9 +259,6 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 				return
 			}
 			parts = append(parts, part)
-			part.mu.Lock()
-			part.hwm = fp.HighWatermark
-			part.mu.Unlock()
 			for _, r := range fp.Records {
 				e.dispatch(part, r)
 			}
@@ -267,6 +266,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 				e.rpause.polled(fp.Partition, fp.Records[len(fp.Records)-1].Offset)
 			}
 		})
+		e.notePeak()
 		complete := e.waitBatch(ctx, parts, over)
 		how := kgo.TryCommit
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
