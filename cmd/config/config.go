@@ -118,6 +118,13 @@ type Enrich struct {
 	RetryFor         time.Duration `yaml:"retry_for"`
 	NotFoundRetryFor time.Duration `yaml:"not_found_retry_for"`
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
+	// MaxOutstanding bounds the raw records a member holds polled and not
+	// yet committed, in both modes (memory); MaxBatch is the records of one
+	// transaction (exactly-once), lowered to MaxOutstanding when above it.
+	MaxOutstanding int `yaml:"max_outstanding"`
+	MaxBatch       int `yaml:"max_batch"`
+	// LagInterval: how often a member measures leadbridge_enrich_consumer_lag at the brokers.
+	LagInterval time.Duration `yaml:"lag_interval"`
 	// ExactlyOnce: lead, DLQ, retry and state records commit with the raw
 	// offsets in one Kafka transaction (default true). false: at-least-once,
 	// for brokers without transactions.
@@ -152,7 +159,7 @@ func Default() Config {
 		Aurora: Aurora{APIURL: "https://api.aurorasolar.com", RequestsPerMinute: e.RequestsPerMinute},
 		Enrich: Enrich{GroupID: "leadbridge-enrich", HTTPAddr: ":8081", MaxInFlight: e.MaxInFlight,
 			RequestTimeout: e.RequestTimeout, RetryFor: e.RetryFor, NotFoundRetryFor: e.NotFoundRetryFor,
-			ShutdownGrace: e.ShutdownGrace},
+			ShutdownGrace: e.ShutdownGrace, MaxOutstanding: e.MaxOutstanding, MaxBatch: e.MaxBatch, LagInterval: e.LagInterval},
 		Log:   Log{Level: "info", Access: string(ingest.AccessLogErrors), Slow: ingest.DefaultSlowRequest},
 		given: true, // a Config built in code is meant
 	}

@@ -140,6 +140,19 @@ func TestLoadConfig(t *testing.T) {
 			yaml: "log: {access: some, slow: 0s}\nleadpro: {max_token_age: -1s, accounts: [{id: '1', signing_secrets: [s]}]}\n",
 			errs: []string{"log.access", "log.slow", "leadpro.max_token_age"},
 		},
+		"enrich's memory bound and batch": {
+			yaml: "enrich: {max_outstanding: 2000, max_batch: 100, lag_interval: 2s}\n",
+			env:  map[string]string{"LEADBRIDGE_ENRICH_MAX_OUTSTANDING": "3000"},
+			check: func(t *testing.T, c Config) {
+				if c.Enrich.MaxOutstanding != 3000 || c.Enrich.MaxBatch != 100 || c.Enrich.LagInterval != 2*time.Second {
+					t.Fatalf("max_outstanding %d max_batch %d lag_interval %v", c.Enrich.MaxOutstanding, c.Enrich.MaxBatch, c.Enrich.LagInterval)
+				}
+			},
+		},
+		"bad enrich bounds": {
+			yaml: "enrich: {max_outstanding: 0, max_batch: -1}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"max_outstanding, max_batch and lag_interval must be positive"},
+		},
 		"ack timeout past Aurora's deadline": {yaml: "http: {ack_timeout: 12s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n", errs: []string{"ack_timeout"}},
 		"not yaml":                           {yaml: "kafka: [\n", errs: []string{"not valid YAML"}},
 	}

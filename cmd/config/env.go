@@ -89,6 +89,8 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 	}{
 		{"LEADBRIDGE_AURORA_REQUESTS_PER_MINUTE", "aurora.requests_per_minute", &cfg.Aurora.RequestsPerMinute},
 		{"LEADBRIDGE_HTTP_MAX_CONNECTIONS", "http.max_connections", &cfg.HTTP.MaxConnections},
+		{"LEADBRIDGE_ENRICH_MAX_OUTSTANDING", "enrich.max_outstanding", &cfg.Enrich.MaxOutstanding},
+		{"LEADBRIDGE_ENRICH_MAX_BATCH", "enrich.max_batch", &cfg.Enrich.MaxBatch},
 	} {
 		if v := getenv(o.name); v != "" {
 			n, err := strconv.Atoi(v)

@@ -144,6 +144,7 @@ func TestDefaultsComeFromThePackages(t *testing.T) {
 	c, e := Default(), enrich.DefaultConfig()
 	if c.Enrich.MaxInFlight != e.MaxInFlight || c.Enrich.RequestTimeout != e.RequestTimeout || c.Enrich.RetryFor != e.RetryFor ||
 		c.Enrich.NotFoundRetryFor != e.NotFoundRetryFor || c.Enrich.ShutdownGrace != e.ShutdownGrace ||
+		c.Enrich.MaxOutstanding != e.MaxOutstanding || c.Enrich.MaxBatch != e.MaxBatch || c.Enrich.LagInterval != e.LagInterval ||
 		c.Aurora.RequestsPerMinute != e.RequestsPerMinute {
 		t.Errorf("enrich defaults differ: loader %+v, enrich %+v", c.Enrich, e)
 	}

@@ -123,6 +123,9 @@ func (c Config) Validate(n Need) error {
 	if e := c.Enrich; e.MaxInFlight < 1 || e.RequestTimeout <= 0 || e.RetryFor <= 0 || e.NotFoundRetryFor < 0 || e.ShutdownGrace < 0 {
 		bad("enrich", "max_in_flight, request_timeout and retry_for must be positive, not_found_retry_for and shutdown_grace not negative")
 	}
+	if e := c.Enrich; e.MaxOutstanding < 1 || e.MaxBatch < 1 || e.LagInterval <= 0 {
+		bad("enrich", "max_outstanding, max_batch and lag_interval must be positive")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -76,6 +76,9 @@ func EnrichConfig(cfg config.Config, reg prometheus.Registerer) enrich.Config {
 		RetryFor:          cfg.Enrich.RetryFor,
 		NotFoundRetryFor:  cfg.Enrich.NotFoundRetryFor,
 		ShutdownGrace:     cfg.Enrich.ShutdownGrace,
+		MaxOutstanding:    cfg.Enrich.MaxOutstanding,
+		MaxBatch:          cfg.Enrich.MaxBatch,
+		LagInterval:       cfg.Enrich.LagInterval,
 		Metrics:           reg,
 	}
 }

@@ -264,3 +264,14 @@ func TestIngestDrainFailsReadiness(t *testing.T) {
 		t.Fatal("ingest did not return after its drain delay")
 	}
 }
+
+// The enrich keys of the configuration reach enrich.Config: a key the
+// loader reads but the wiring drops would be silently ignored.
+func TestEnrichConfigCarriesTheBounds(t *testing.T) {
+	cfg := config.Default()
+	cfg.Enrich.MaxOutstanding, cfg.Enrich.MaxBatch, cfg.Enrich.LagInterval = 77, 7, 3*time.Second
+	e := EnrichConfig(cfg, nil)
+	if e.MaxOutstanding != 77 || e.MaxBatch != 7 || e.LagInterval != 3*time.Second {
+		t.Fatalf("max_outstanding %d, max_batch %d, lag_interval %v", e.MaxOutstanding, e.MaxBatch, e.LagInterval)
+	}
+}
