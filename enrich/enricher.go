@@ -199,26 +199,19 @@ func (e *Enricher) waitForRoom(ctx context.Context) int {
 
 // outstanding is the records of owned raw and retry partitions polled and
 // not yet committed: what MaxOutstanding bounds.
-func (e *Enricher) outstanding() int {
-	n := 0
-	e.mu.Lock()
-	for _, m := range []map[int32]*partition{e.parts, e.retries} {
-		for _, p := range m {
-			n += p.outstanding()
-		}
-	}
-	e.mu.Unlock()
-	return n
-}
+func (e *Enricher) outstanding() int { return e.sum((*partition).outstanding) }
 
 // unfinished is the records of owned partitions polled and not yet done:
 // leadbridge_enrich_outstanding_records.
-func (e *Enricher) unfinished() int {
+func (e *Enricher) unfinished() int { return e.sum((*partition).unfinished) }
+
+// sum adds up f over the owned raw and retry partitions.
+func (e *Enricher) sum(f func(*partition) int) int {
 	n := 0
 	e.mu.Lock()
 	for _, m := range []map[int32]*partition{e.parts, e.retries} {
 		for _, p := range m {
-			n += p.unfinished()
+			n += f(p)
 		}
 	}
 	e.mu.Unlock()
