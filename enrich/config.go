@@ -44,8 +44,9 @@ const (
 	DefaultHeartbeatInterval = 500 * time.Millisecond
 	DefaultMaxBatch          = 500 // records polled per transaction
 	// DefaultLagInterval is how often a member measures its partitions'
-	// consumer lag at the brokers: one offsets request and one committed
-	// offsets request per interval.
+	// consumer lag at the brokers: a metadata, an end offsets and a
+	// committed offsets request per interval (and a start offsets one
+	// while a partition has no committed offset).
 	DefaultLagInterval = 5 * time.Second
 	// DefaultDeliveryTimeout bounds one produce, so a rebalance callback or
 	// a shutdown waiting on produces in flight always ends.
