@@ -178,6 +178,39 @@ func readIDs(tb testing.TB, b kafkatest.Broker, topic string, want map[string]bo
 	return seen
 }
 
+// readAllIDs is readIDs up to the end of every partition of topic: it
+// writes a marker record to each partition and reads until it has seen them
+// all, so what it returns does not depend on how quickly the reader starts.
+// The markers are left out of the result.
+func readAllIDs(tb testing.TB, b kafkatest.Broker, topic string, d time.Duration) map[string]int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cl := kafkatest.Client(tb, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil || td[topic].Err != nil {
+		tb.Fatalf("describe %s: %v %v", topic, err, td[topic].Err)
+	}
+	markers := map[string]bool{}
+	for p := range td[topic].Partitions {
+		id := fmt.Sprintf("end-marker-%d-%s", p, uuid.NewString())
+		markers[id] = true
+		r := &kgo.Record{Topic: topic, Partition: p, Key: []byte(id), Value: []byte("{}"),
+			Headers: []kgo.RecordHeader{{Key: schema.HeaderID, Value: []byte(id)}}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			tb.Fatalf("end marker: %v", err)
+		}
+	}
+	seen := readIDs(tb, b, topic, markers, d)
+	for id := range markers {
+		if seen[id] == 0 {
+			tb.Fatalf("%s not read to its end within %v", topic, d)
+		}
+		delete(seen, id)
+	}
+	return seen
+}
+
 // The whole pipeline through run(): topics create, ingest and enrich from
 // environment variables alone, one webhook of each provider, one lead record
 // each on the leads topic; SIGTERM stops both with a nil error (exit 0).
