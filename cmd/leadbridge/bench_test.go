@@ -264,6 +264,10 @@ func TestBenchEnrichPoison(t *testing.T) {
 	if first := parseFloat(t, m[1]); first < 2 {
 		t.Errorf("the first poison lead reached the DLQ %vs after the start, before retry_for (2s)", first)
 	}
+	f := regexp.MustCompile(`each after failing for ([0-9.]+)s to ([0-9.]+)s`).FindStringSubmatch(out.String())
+	if f == nil || parseFloat(t, f[1]) < 2 || parseFloat(t, f[2]) < parseFloat(t, f[1]) {
+		t.Errorf("poison failing time before the DLQ %v: want a line, at least retry_for (2s)", f)
+	}
 	if !regexp.MustCompile(`good leads: [0-9.]+s without poison, [0-9.]+s behind 3 poison leads = [0-9.]+x`).MatchString(out.String()) {
 		t.Error("no ratio line")
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,6 +185,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 	defer cancel()
 	keys, records, good := map[string]bool{}, 0, r.Leads
 	var dlqAt []time.Duration
+	var failing []time.Duration // per DLQ record: from its first failure to the DLQ
 	var took, fromAPI time.Duration
 	var cpu1 time.Duration
 	for good > 0 || len(dlqAt) < r.Poison {
@@ -193,6 +195,11 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 		consumer.PollFetches(wctx).EachRecord(func(rec *kgo.Record) {
 			if rec.Topic == cfg.Topics.DLQ {
 				dlqAt = append(dlqAt, time.Since(start))
+				first, err1 := time.Parse(time.RFC3339Nano, schema.Header(rec, schema.HeaderDLQFirstFailure))
+				last, err2 := time.Parse(time.RFC3339Nano, schema.Header(rec, schema.HeaderDLQLastFailure))
+				if err1 == nil && err2 == nil {
+					failing = append(failing, last.Sub(first))
+				}
 				if !poison[string(rec.Key)] {
 					good-- // a good lead in the DLQ: reported below
 				}
@@ -241,6 +248,12 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			fmt.Fprintf(w, "  poison: %d of %d in the DLQ, the first %.1fs and the last %.1fs after the start = %.2fx and %.2fx retry_for\n",
 				len(dlqAt), r.Poison, dlqAt[0].Seconds(), dlqAt[len(dlqAt)-1].Seconds(),
 				dlqAt[0].Seconds()/cfg.Enrich.RetryFor.Seconds(), dlqAt[len(dlqAt)-1].Seconds()/cfg.Enrich.RetryFor.Seconds())
+			if len(failing) > 0 {
+				slices.Sort(failing)
+				fmt.Fprintf(w, "  each after failing for %.1fs to %.1fs (its first failure to the DLQ) = %.2fx to %.2fx retry_for\n",
+					failing[0].Seconds(), failing[len(failing)-1].Seconds(),
+					failing[0].Seconds()/cfg.Enrich.RetryFor.Seconds(), failing[len(failing)-1].Seconds()/cfg.Enrich.RetryFor.Seconds())
+			}
 		}
 	case "quota":
 		agg := float64(r.RPM*r.Tenants) / 60
