@@ -1,0 +1,63 @@
+package enrich
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A retry partition is paused until the first record pending on it is due,
+// never past it: a record due sooner, written later, moves the resume
+// earlier; a poll that reaches a record forgets it; an aborted
+// transaction's records never count; a rebalance forgets the partition.
+func TestRetryPause(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	now := time.Now()
+	r := newRetryPause()
+	write := func(p int32, offset int64, due time.Duration, commit bool) {
+		rec := &kgo.Record{Topic: "retry", Partition: p}
+		r.wrote(rec, now.Add(due))
+		rec.Offset = offset // as kgo sets it on the ack, before the transaction ends
+		r.ended(commit)
+	}
+
+	write(0, 10, 5*time.Second, true)
+	write(1, 3, 2*time.Second, false) // aborted: never visible
+	r.plan(cl, "retry", now)
+	if got := paused(); !slices.Equal(got, []int32{0}) || !r.resumeAt[0].Equal(now.Add(5*time.Second)) {
+		t.Fatalf("paused %v until %v; want partition 0 until its record is due", got, r.resumeAt[0])
+	}
+	write(0, 11, time.Second, true) // due sooner
+	r.plan(cl, "retry", now)
+	if !r.resumeAt[0].Equal(now.Add(time.Second)) {
+		t.Fatalf("resume at %v, want the sooner record's due time", r.resumeAt[0].Sub(now))
+	}
+	if next := r.resumeDue(cl, "retry", now.Add(500*time.Millisecond)); !next.Equal(now.Add(time.Second)) || len(paused()) != 1 {
+		t.Fatalf("resumed before the first record was due (next %v, paused %v)", next, paused())
+	}
+	if next := r.resumeDue(cl, "retry", now.Add(time.Second)); !next.IsZero() || len(paused()) != 0 {
+		t.Fatalf("not resumed when the first record was due (next %v, paused %v)", next, paused())
+	}
+	r.polled(0, 10) // the poll reached offset 10; 11 is still pending
+	r.plan(cl, "retry", now.Add(time.Second))
+	if len(paused()) != 0 {
+		t.Fatalf("paused %v although its pending record (offset 11) is due", paused())
+	}
+	r.polled(0, 11)
+	write(0, 12, 3*time.Second, true)
+	r.plan(cl, "retry", now.Add(time.Second))
+	if got := paused(); !slices.Equal(got, []int32{0}) {
+		t.Fatalf("paused %v, want partition 0 until offset 12 is due", got)
+	}
+	r.forget(cl, "retry", []int32{0}) // revoked, or assigned anew
+	if len(paused()) != 0 || len(r.pending) != 0 || len(r.resumeAt) != 0 {
+		t.Fatalf("a forgotten partition is still paused (%v) or known (%d pending)", paused(), len(r.pending))
+	}
+}
