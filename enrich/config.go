@@ -42,7 +42,9 @@ const (
 	// member's partitions are taken over within seconds.
 	DefaultSessionTimeout    = 6 * time.Second
 	DefaultHeartbeatInterval = 500 * time.Millisecond
-	DefaultMaxBatch          = 500 // records polled per transaction
+	// DefaultMaxBatch caps the records of one transaction, which is sized
+	// by the work it holds (a backlog: about BatchFor/2 of it).
+	DefaultMaxBatch = 5000
 	// DefaultLagInterval is how often a member measures its partitions'
 	// consumer lag at the brokers: a metadata, an end offsets and a
 	// committed offsets request per interval (and a start offsets one
@@ -77,8 +79,8 @@ type Config struct {
 	// leaves the main path for the retry topic (exactly-once).
 	BatchFor time.Duration
 	// MaxBatch is the most records polled for one transaction
-	// (exactly-once). It never exceeds MaxOutstanding: a larger value is
-	// lowered to MaxOutstanding.
+	// (exactly-once), which is sized by its work (txnsize.go). It never
+	// exceeds MaxOutstanding: a larger value is lowered to MaxOutstanding.
 	MaxBatch int
 
 	SessionTimeout    time.Duration // kgo.SessionTimeout
