@@ -188,20 +188,19 @@ func (w *txnWriter) failed() error {
 // transaction.
 func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
+	size := newTxnSizer(e.cfg.MaxInFlight, e.cfg.MaxBatch, e.cfg.BatchFor)
+	var took time.Duration // the last transaction's work, from dispatch to done
 	for ctx.Err() == nil {
 		// Every earlier batch has committed or been forgotten (settle), so
 		// a batch of MaxBatch (at most MaxOutstanding) keeps the bound.
 		pctx, pcancel := e.pollContext(ctx, sess.Client())
-		fetches := sess.PollRecords(pctx, e.cfg.MaxBatch)
+		asked := size.next()
+		fetches := sess.PollRecords(pctx, asked)
 		pcancel()
 		if fetches.IsClientClosed() {
 			break
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			}
-		})
+		e.logFetchErrors(fetches)
 		if fetches.NumRecords() == 0 {
 			sess.AllowRebalance()
 			continue
@@ -249,25 +248,16 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		}
 		w := e.txw
 		w.reset()
-		e.batchEnd.Store(time.Now().Add(e.cfg.BatchFor).UnixNano())
+		began := time.Now()
+		e.batchEnd.Store(began.Add(e.cfg.BatchFor).UnixNano())
 		over := make(chan struct{})
 		e.batchOver.Store(&over)
-		var parts []*partition
-		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			part := e.partitionOf(fp.Topic, fp.Partition)
-			if part == nil || len(fp.Records) == 0 {
-				return
-			}
-			parts = append(parts, part)
-			for _, r := range fp.Records {
-				e.dispatch(part, r)
-			}
-			if fp.Topic == e.cfg.RetryTopic {
-				e.rpause.polled(fp.Partition, fp.Records[len(fp.Records)-1].Offset)
-			}
-		})
-		e.notePeak()
-		complete := e.waitBatch(ctx, parts, over)
+		parts := e.dispatchFetches(fetches, nil)
+		fill := newTxnFill(sess, began, took, e.cfg.BatchFor, fetches.NumRecords(), asked)
+		var complete bool
+		parts, complete = e.waitBatch(ctx, parts, over, fill)
+		took = time.Since(began)
+		size.observe(fill.polled, asked, took)
 		how := kgo.TryCommit
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
 			how = kgo.TryAbort
@@ -338,13 +328,17 @@ func (e *Enricher) flush(ctx context.Context) bool {
 // left this member). Once all that is left are leads waiting out a backoff,
 // it closes over: they leave for the retry topic now rather than hold the
 // batch, and the leads behind them, until their next attempt. When ctx ends
-// it waits up to ShutdownGrace more, then gives up: the batch is aborted and
-// re-read by the group.
-func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan struct{}) bool {
+// it waits up to ShutdownGrace more, then gives up (false): the batch is
+// aborted and re-read by the group. Until over closes, fill adds the records
+// that arrive meanwhile; parts comes back with their partitions.
+func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan struct{}, fill *txnFill) ([]*partition, bool) {
 	var graceEnd <-chan time.Time
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		if over != nil {
+			parts = fill.top(ctx, e, parts)
+		}
 		unfinished := 0
 		for _, p := range parts {
 			if p.ctx.Err() == nil {
@@ -352,7 +346,7 @@ func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan 
 			}
 		}
 		if unfinished == 0 {
-			return true
+			return parts, true
 		}
 		if over != nil && e.sleeping.Load() >= int64(unfinished) {
 			close(over)
@@ -366,7 +360,7 @@ func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan 
 			}
 		case <-graceEnd:
 			e.log.Warn("shutdown grace over; the open batch is aborted and re-read by the group")
-			return false
+			return parts, false
 		}
 		if ctx.Err() != nil && graceEnd == nil {
 			graceEnd = time.After(e.cfg.ShutdownGrace)
