@@ -40,7 +40,10 @@
 // fencing a dead owner's open transaction), processes the batch with
 // per-key workers, and commits the batch's lead, DLQ, retry and state
 // records with its raw offsets in one transaction (franz-go's
-// GroupTransactSession). A lead still failing when the batch's time is up,
+// GroupTransactSession). A batch is sized by its work (txnsize.go: about
+// batch_for/2 of it in a backlog), and records that arrive in its first
+// quarter join it (txnfill.go), so live records wait for one transaction,
+// not two. A lead still failing when the batch's time is up,
 // or waiting out a backoff once the rest of its batch is done, goes to the
 // retry topic (retry.go), co-partitioned with raw (the range balancer gives
 // partition p of both to one member), and comes back when its not-before

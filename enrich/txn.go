@@ -236,6 +236,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		}
 		if err := sess.Begin(); err != nil {
 			if fenced(err) {
+				sess.AllowRebalance() // else the caller's Close waits on this poll to leave the group
 				return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
 			}
 			// Begin fails only on a client whose last End failed or was
@@ -272,6 +273,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		}
 		switch {
 		case err != nil && fenced(err):
+			sess.AllowRebalance()
 			return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
 		case err != nil && ctx.Err() != nil:
 			// Shutting down: what End left open is aborted when the

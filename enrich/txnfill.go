@@ -77,7 +77,11 @@ func (f *txnFill) top(ctx context.Context, e *Enricher, parts []*partition) []*p
 	if f == nil || f.room <= 0 || ctx.Err() != nil || time.Now().After(f.until) || f.sess.Client().BufferedFetchRecords() == 0 {
 		return parts
 	}
-	fetches := f.sess.PollRecords(ctx, f.room) // returns at once: records are buffered
+	// Never a wait: kgo, "If the context is nil, this function will return
+	// immediately with any currently buffered fetches" (a paused retry
+	// partition's buffered records are not returned, so a wait could last
+	// until shutdown, past the transaction timeout).
+	fetches := f.sess.PollRecords(nil, f.room) //nolint:staticcheck // nil is kgo's documented non-blocking poll
 	e.logFetchErrors(fetches)
 	n := fetches.NumRecords()
 	f.room -= n
