@@ -79,6 +79,11 @@ type benchRow struct {
 	server, provider string
 	res              simulate.Result
 	cpu, broker      time.Duration // CPU time of the server and of the broker over the measured rounds
+	// The machine over the same rounds: the load generator's CPU (this
+	// process), everything else's (processes not of the bench or the
+	// broker), the kernel's softirq and steal time, and the wall time.
+	loadgen, others, wall time.Duration
+	machine               machineTime
 }
 
 // topicOf is the topic a server publishes to: naive has its own, so that
@@ -227,6 +232,9 @@ func (b *Ingest) provider(ctx context.Context, provider string) error {
 			res.Errors(), res.PerSecond(), simulate.Millis(res.Percentile(0.50)), simulate.Millis(res.Percentile(0.99)),
 			perDelivery(row.cpu, res.OK()), b.brokerPerDelivery(row))
 	}
+	for _, row := range rows {
+		fmt.Fprintln(b.Out, machineLine(row))
+	}
 	return nil
 }
 
@@ -263,31 +271,25 @@ func (b *Ingest) measure(ctx context.Context, row *benchRow, round int, client *
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
-	cpu0, err := cpuTime(c.pid())
+	s0, err := b.sample(c.pid())
 	if err != nil {
 		return err
 	}
-	var broker0 time.Duration
-	if b.BrokerPID > 0 {
-		if broker0, err = cpuTime(b.BrokerPID); err != nil {
-			return err
-		}
-	}
+	start := time.Now()
 	gctx, cancel := context.WithTimeout(ctx, b.Duration)
 	res := simulate.Generate(gctx, client, math.MaxInt, b.Concurrency, 0, next)
 	cancel()
-	cpu1, err := cpuTime(c.pid())
+	row.wall += time.Since(start)
+	s1, err := b.sample(c.pid())
 	if err != nil {
 		return err
 	}
-	if b.BrokerPID > 0 {
-		broker1, err := cpuTime(b.BrokerPID)
-		if err != nil {
-			return err
-		}
-		row.broker += broker1 - broker0
-	}
-	row.cpu += cpu1 - cpu0
+	row.cpu += s1.server - s0.server
+	row.broker += s1.broker - s0.broker
+	row.loadgen += s1.self - s0.self
+	row.others += (s1.machine.busy - s0.machine.busy) - (s1.self - s0.self) - (s1.children - s0.children) - (s1.broker - s0.broker)
+	m := s1.machine.sub(s0.machine)
+	row.machine = machineTime{busy: row.machine.busy + m.busy, softirq: row.machine.softirq + m.softirq, steal: row.machine.steal + m.steal}
 	row.res = row.res.Add(res)
 	b.acked[row.server] += res.OK()
 	if b.CPUProfile != "" {
@@ -296,6 +298,55 @@ func (b *Ingest) measure(ctx context.Context, row *benchRow, round int, client *
 		}
 	}
 	return nil
+}
+
+// cpuSample is the CPU time of everything a round accounts for, at one instant.
+type cpuSample struct {
+	server, children, self, broker time.Duration
+	machine                        machineTime
+}
+
+// sample reads the CPU time of server (a child's pid), of all the
+// children, of this process (the load generator), of the broker (when
+// known) and of the machine.
+func (b *Ingest) sample(server int) (cpuSample, error) {
+	var s cpuSample
+	var err error
+	if s.machine, err = readMachineTime(); err != nil {
+		return s, err
+	}
+	for _, c := range b.children {
+		t, err := cpuTime(c.pid())
+		if err != nil {
+			return s, err
+		}
+		s.children += t
+		if c.pid() == server {
+			s.server = t
+		}
+	}
+	if s.self, err = cpuTime(os.Getpid()); err != nil {
+		return s, err
+	}
+	if b.BrokerPID > 0 {
+		if s.broker, err = cpuTime(b.BrokerPID); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// machineLine says what else ran during row's rounds, in CPUs (CPU
+// seconds per second): the load generator, other processes (the broker's
+// share too when it is not measured), and the kernel's softirq and steal time.
+func machineLine(row benchRow) string {
+	if row.wall <= 0 {
+		return ""
+	}
+	cpus := func(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()/row.wall.Seconds()) }
+	return fmt.Sprintf("%-7s %-8s machine: %s of %d CPUs busy, %s softirq, %s steal; load generator %s (%s/200); other processes %s",
+		row.server, row.provider, cpus(row.machine.busy), runtime.NumCPU(), cpus(row.machine.softirq), cpus(row.machine.steal),
+		cpus(row.loadgen), perDelivery(row.loadgen, row.res.OK()), cpus(row.others))
 }
 
 // report prints the ratios against the goals, peak RSS and every run's

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -59,4 +60,36 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("peak RSS of pid %d: no VmHWM in /proc/%d/status", pid, pid)
+}
+
+// machineTime is the whole machine's CPU time from /proc/stat (Linux),
+// all CPUs together: busy is user, nice and system time, which processes
+// are charged with; softirq is the kernel's deferred network and timer
+// work, which is charged to no process (loopback TCP's receive path runs
+// there); steal is time the hypervisor ran something else.
+type machineTime struct{ busy, softirq, steal time.Duration }
+
+func readMachineTime() (machineTime, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTime{}, fmt.Errorf("machine cpu time: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTime{}, errors.New("machine cpu time: unexpected /proc/stat")
+	}
+	var t [8]time.Duration // user nice system idle iowait irq softirq steal
+	for i := range t {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineTime{}, fmt.Errorf("machine cpu time: %w", err)
+		}
+		t[i] = time.Duration(n) * time.Second / userHZ
+	}
+	return machineTime{busy: t[0] + t[1] + t[2], softirq: t[5] + t[6], steal: t[7]}, nil
+}
+
+func (m machineTime) sub(o machineTime) machineTime {
+	return machineTime{busy: m.busy - o.busy, softirq: m.softirq - o.softirq, steal: m.steal - o.steal}
 }

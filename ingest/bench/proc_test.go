@@ -32,6 +32,29 @@ func TestProcReaders(t *testing.T) {
 	if after-before < 50*time.Millisecond {
 		t.Errorf("cpu time went from %v to %v over 5 s of work", before, after)
 	}
+	// The machine was busy for at least what this process did between two
+	// readings (ticks round each reading, so allow two).
+	m0, err := readMachineTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self0, _ := cpuTime(os.Getpid())
+	for self := self0; self-self0 < 100*time.Millisecond && time.Now().Before(deadline.Add(5*time.Second)); {
+		x := 0
+		for i := range 10_000_000 {
+			x += i
+		}
+		_ = x
+		self, _ = cpuTime(os.Getpid())
+	}
+	self1, _ := cpuTime(os.Getpid())
+	m1, err := readMachineTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy := m1.sub(m0).busy; busy < self1-self0-2*time.Second/userHZ {
+		t.Errorf("machine busy %v while this process alone used %v", busy, self1-self0)
+	}
 	buf := make([]byte, 32<<20)
 	for i := range buf {
 		buf[i] = 1
