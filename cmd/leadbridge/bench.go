@@ -103,6 +103,7 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	providers := fs.String("provider", "aurora,leadpro", "providers to run, comma separated: aurora, leadpro")
 	rounds := fs.Int("rounds", 3, "measured rounds per server and provider, alternating the servers")
 	brokerPID := fs.Int("broker-pid", 0, "the broker's process `id`, to report its CPU time per delivery (0: not measured)")
+	baseline := fs.String("baseline", "", "another leadbridge `binary` whose ingest runs beside this one's in the same rounds (before/after)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each measured round to `PREFIX`.<server>-<provider>.<round>.pprof")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
@@ -148,7 +149,7 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 		return fmt.Errorf("bench ingest: this binary, to run the servers: %w", err)
 	}
 	b := &bench.Ingest{Cfg: cfg, Exe: exe, Args: []string{"bench", "serve"}, Duration: *duration, Warmup: *warmup,
-		Concurrency: *concurrency, Rounds: *rounds, BrokerPID: *brokerPID, CPUProfile: *cpuprofile,
+		Concurrency: *concurrency, Rounds: *rounds, BrokerPID: *brokerPID, CPUProfile: *cpuprofile, Baseline: *baseline,
 		Out: stdout, Logger: bench.Logger()}
 	return b.Run(ctx, provs)
 }

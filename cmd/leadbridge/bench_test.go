@@ -22,7 +22,7 @@ import (
 
 // benchRowRe matches a row of the bench table: server provider requests ok
 // errors req/s p50 p99 cpu/200 broker/200.
-var benchRowRe = regexp.MustCompile(`(?m)^(bare|naive|ingest)\s+(aurora|leadpro)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)ms\s+([0-9.]+)ms\s+([0-9.]+)us\s+([0-9.]+)us$`)
+var benchRowRe = regexp.MustCompile(`(?m)^(bare|naive|ingest|baseline)\s+(aurora|leadpro)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)\s+([0-9.]+)ms\s+([0-9.]+)ms\s+([0-9.]+)us\s+([0-9.]+)us$`)
 
 // TestMain lets this test binary be bench ingest's child servers: bench
 // runs os.Executable() as "bench serve <server>".
@@ -40,18 +40,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// The bench runs end to end on the test broker with short rounds: the table
-// parses and its counts add up, every server process used CPU, every
-// acknowledged delivery is on its topic, and the topics are gone afterwards.
-// Timing is not checked.
+// The bench runs end to end on the test broker with short rounds, with
+// this binary's ingest as a baseline too: the table parses and its counts
+// add up, every server process used CPU, the machine lines account for
+// each server's rounds, every acknowledged delivery is on its topic, and
+// the topics are gone afterwards. Timing is not checked.
 func TestBenchIngest(t *testing.T) {
 	b := kafkatest.Find(t)
 	const warmup = 10
 	prefix := filepath.Join(t.TempDir(), "cpu")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"leadbridge", "bench", "ingest", "--brokers", strings.Join(b.Seeds, ","),
+	err = run(t.Context(), []string{"leadbridge", "bench", "ingest", "--brokers", strings.Join(b.Seeds, ","),
 		"--duration", "200ms", "--warmup", strconv.Itoa(warmup), "--rounds", "2", "--concurrency", "4", "--partitions", "3",
-		"--cpuprofile", prefix,
+		"--cpuprofile", prefix, "--baseline", self,
 		"--broker-pid", strconv.Itoa(os.Getpid())}, // a stand-in: only its CPU time is read
 		envOf(nil), &out)
 	t.Logf("bench output:\n%s", out.String())
@@ -59,7 +64,7 @@ func TestBenchIngest(t *testing.T) {
 		t.Fatalf("bench: %v", err)
 	}
 	rows := benchRowRe.FindAllStringSubmatch(out.String(), -1)
-	want := []string{"bare aurora", "naive aurora", "ingest aurora", "bare leadpro", "ingest leadpro"}
+	want := []string{"bare aurora", "naive aurora", "ingest aurora", "baseline aurora", "bare leadpro", "ingest leadpro", "baseline leadpro"}
 	if len(rows) != len(want) {
 		t.Fatalf("%d table rows, want %d", len(rows), len(want))
 	}
@@ -87,6 +92,8 @@ func TestBenchIngest(t *testing.T) {
 		`ingest/naive throughput: aurora [0-9.]+x, p99 [0-9.]+ms against [0-9.]+ms \(goal >= 1\.0x, p99 no worse\)`,
 		`ingest CPU per acknowledged delivery: aurora [0-9.]+us, leadpro [0-9.]+us \(goal <= 20us\)`,
 		`peak RSS: bare [1-9][0-9.]* MiB, naive [1-9][0-9.]* MiB, ingest [1-9][0-9.]* MiB \(goal for ingest <= 64 MiB\)`,
+		`ingest/baseline: aurora [0-9.]+x throughput, CPU per 200 [0-9.]+x, p99 [0-9.]+ms against [0-9.]+ms; leadpro .*`,
+		`baseline: peak RSS [1-9][0-9.]* MiB, topic records [1-9][0-9]*, answered 200: [1-9][0-9]* \(warmup included\)`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + line + `$`).MatchString(out.String()) {
 			t.Errorf("no line matching %s", line)
@@ -106,6 +113,22 @@ func TestBenchIngest(t *testing.T) {
 		t.Errorf("ingest: %s records for %s 200s; naive: %s records for %s 200s; want equal, above the warmup", m[1], m[2], m[3], m[4])
 	}
 
+	machine := regexp.MustCompile(`(?m)^(\w+)\s+(aurora|leadpro)\s+machine: ([0-9.]+) of \d+ CPUs busy \([0-9.]+ of it irq and softirq\), [0-9.]+ steal; load generator ([0-9.]+) \(([0-9.]+)us/200\); other processes -?[0-9.]+$`).FindAllStringSubmatch(out.String(), -1)
+	if len(machine) != len(want) {
+		t.Errorf("%d machine lines, want one per row (%d)", len(machine), len(want))
+	}
+	for i, m := range machine {
+		if i < len(want) && m[1]+" "+m[2] != want[i] {
+			t.Errorf("machine line %d is for %s %s, want %s", i, m[1], m[2], want[i])
+		}
+		if gen, _ := strconv.ParseFloat(m[5], 64); gen <= 0 {
+			t.Errorf("machine line %s %s: load generator CPU per 200 %s, want above 0", m[1], m[2], m[5])
+		}
+	}
+	if b := regexp.MustCompile(`(?m)^baseline: peak RSS [0-9.]+ MiB, topic records (\d+), answered 200: (\d+) `).FindStringSubmatch(out.String()); b == nil || b[1] != b[2] {
+		t.Errorf("baseline records and 200s differ: %v", b)
+	}
+
 	topic := regexp.MustCompile(`(?m)^topic (leadbridge-bench-[0-9a-f]+) `).FindStringSubmatch(out.String())
 	if topic == nil {
 		t.Fatal("the output does not name the topic")
@@ -113,7 +136,7 @@ func TestBenchIngest(t *testing.T) {
 	adm := kadm.NewClient(kafkatest.Client(t, b))
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	for _, name := range []string{topic[1], topic[1] + "-naive"} {
+	for _, name := range []string{topic[1], topic[1] + "-naive", topic[1] + "-baseline"} {
 		for {
 			topics, err := adm.ListTopics(ctx, name)
 			if err == nil && !topics.Has(name) {

@@ -68,11 +68,15 @@ type Ingest struct {
 	Rounds              int           // rounds per server and provider, alternating the servers
 	BrokerPID           int           // the broker's process, for its CPU time; 0: not measured
 	CPUProfile          string        // file prefix of CPU profiles of each round; empty: none
-	Out                 io.Writer
-	Logger              *zap.Logger // from Logger
-	children            map[string]*child
-	acked               map[string]int // 200s by server, warmup included
-	rows                []benchRow
+	// Baseline, when set, is another leadbridge binary whose ingest runs as
+	// a fourth server, ServerBaseline, in the same alternating rounds: a
+	// before/after comparison that the machine's other load weighs on alike.
+	Baseline string
+	Out      io.Writer
+	Logger   *zap.Logger // from Logger
+	children map[string]*child
+	acked    map[string]int // 200s by server, warmup included
+	rows     []benchRow
 }
 
 type benchRow struct {
@@ -86,13 +90,32 @@ type benchRow struct {
 	machine               machineTime
 }
 
-// topicOf is the topic a server publishes to: naive has its own, so that
-// ingest's records can be counted against ingest's 200s.
+// topicOf is the topic a server publishes to: naive and the baseline have
+// their own, so that each one's records can be counted against its 200s.
 func (b *Ingest) topicOf(server string) string {
-	if server == ServerNaive {
+	switch server {
+	case ServerNaive:
 		return b.Cfg.Topics.Raw + "-naive"
+	case ServerBaseline:
+		return b.Cfg.Topics.Raw + "-baseline"
 	}
 	return b.Cfg.Topics.Raw
+}
+
+// servers are the servers of this run, in the order of its rounds.
+func (b *Ingest) servers() []string {
+	if b.Baseline != "" {
+		return append(slices.Clone(Servers), ServerBaseline)
+	}
+	return Servers
+}
+
+// publishers are the servers of this run that publish to a topic.
+func (b *Ingest) publishers() []string {
+	if b.Baseline != "" {
+		return []string{ServerIngest, ServerNaive, ServerBaseline}
+	}
+	return []string{ServerIngest, ServerNaive}
 }
 
 func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
@@ -102,7 +125,7 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 	}
 	defer admClient.Close()
 	adm := kadm.NewClient(admClient)
-	for _, s := range []string{ServerIngest, ServerNaive} {
+	for _, s := range b.publishers() {
 		cfg := b.Cfg
 		cfg.Topics.Raw = b.topicOf(s)
 		if err := createBenchTopic(ctx, adm, cfg); err != nil {
@@ -124,10 +147,14 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 			_ = stopAll(started)
 		}
 	}()
-	for _, s := range Servers {
+	for _, s := range b.servers() {
 		cfg := b.Cfg
 		cfg.Topics.Raw = b.topicOf(s)
-		c, err := startChild(b.Exe, b.Args, childEnv(cfg), s)
+		exe, serve := b.Exe, s
+		if s == ServerBaseline {
+			exe, serve = b.Baseline, ServerIngest
+		}
+		c, err := startChild(exe, b.Args, childEnv(cfg), serve)
 		if err != nil {
 			return err
 		}
@@ -136,8 +163,12 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 	}
 	// Only ingest has a /readyz (broker reachable, topic present); the others
 	// have their listener open already, and the warmup does the rest.
-	if err := waitReady(ctx, b.children[ServerIngest].url, b.children[ServerIngest].exited); err != nil {
-		return err
+	for _, s := range []string{ServerIngest, ServerBaseline} {
+		if c := b.children[s]; c != nil {
+			if err := waitReady(ctx, c.url, c.exited); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
 	}
 
 	fmt.Fprintf(b.Out, "leadbridge bench ingest: %s %s/%s, %d CPUs, GOMAXPROCS %d; brokers %s\n",
@@ -151,6 +182,9 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 	}
 	fmt.Fprintf(b.Out, "servers: one process each (bare pid %d, naive pid %d, ingest pid %d); broker CPU: %s\n\n",
 		b.children[ServerBare].pid(), b.children[ServerNaive].pid(), b.children[ServerIngest].pid(), broker)
+	if c := b.children[ServerBaseline]; c != nil {
+		fmt.Fprintf(b.Out, "baseline: %s's ingest, pid %d\n", b.Baseline, c.pid())
+	}
 	fmt.Fprintf(b.Out, "%-7s %-8s %9s %9s %7s %10s %9s %9s %10s %10s\n", "server", "provider", "requests", "ok", "errors",
 		"req/s", "p50", "p99", "cpu/200", "broker/200")
 	for _, p := range providers {
@@ -170,7 +204,7 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 		return err
 	}
 	records := map[string]int64{}
-	for _, s := range []string{ServerIngest, ServerNaive} {
+	for _, s := range b.publishers() {
 		if records[s], err = countRecords(context.WithoutCancel(ctx), adm, b.topicOf(s)); err != nil {
 			return err
 		}
@@ -181,14 +215,14 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 // provider warms up the servers, then measures them in alternating rounds.
 func (b *Ingest) provider(ctx context.Context, provider string) error {
 	sim := &simulate.Simulator{Provider: provider, Attrs: map[string]string{}}
-	servers := Servers
+	servers := b.servers()
 	if provider == schema.ProviderAurora {
 		t := b.Cfg.Aurora.Tenants[0]
 		sim.Event, sim.Tenant, sim.Header, sim.Token = "lead_changed", t.ID, t.WebhookAuth.Header, t.WebhookAuth.Tokens[0]
 	} else {
 		a := b.Cfg.LeadPro.Accounts[0]
 		sim.Event, sim.Account, sim.Secret = schema.LeadProLeadCreated, a.ID, a.SigningSecrets[0]
-		servers = []string{ServerBare, ServerIngest} // the naive handler speaks Aurora only
+		servers = slices.DeleteFunc(servers, func(s string) bool { return s == ServerNaive }) // the naive handler speaks Aurora only
 	}
 	sim.Prepare()
 	ds := make([]simulate.Delivery, distinct)
@@ -344,7 +378,7 @@ func machineLine(row benchRow) string {
 		return ""
 	}
 	cpus := func(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()/row.wall.Seconds()) }
-	return fmt.Sprintf("%-7s %-8s machine: %s of %d CPUs busy, %s softirq, %s steal; load generator %s (%s/200); other processes %s",
+	return fmt.Sprintf("%-7s %-8s machine: %s of %d CPUs busy (%s of it irq and softirq), %s steal; load generator %s (%s/200); other processes %s",
 		row.server, row.provider, cpus(row.machine.busy), runtime.NumCPU(), cpus(row.machine.softirq), cpus(row.machine.steal),
 		cpus(row.loadgen), perDelivery(row.loadgen, row.res.OK()), cpus(row.others))
 }
@@ -362,7 +396,7 @@ func (b *Ingest) report(records, rss map[string]int64) error {
 		}
 		return benchRow{}, false
 	}
-	var bare, naive, cpu []string
+	var bare, naive, cpu, base []string
 	for _, p := range []string{schema.ProviderAurora, schema.ProviderLeadPro} {
 		ing, ok := row(ServerIngest, p)
 		if !ok {
@@ -376,14 +410,27 @@ func (b *Ingest) report(records, rss map[string]int64) error {
 				simulate.Millis(ing.res.Percentile(0.99)), simulate.Millis(r.res.Percentile(0.99))))
 		}
 		cpu = append(cpu, p+" "+perDelivery(ing.cpu, ing.res.OK()))
+		if r, ok := row(ServerBaseline, p); ok && r.res.PerSecond() > 0 && r.res.OK() > 0 && ing.res.OK() > 0 {
+			base = append(base, fmt.Sprintf("%s %.2fx throughput, CPU per 200 %.2fx, p99 %s against %s", p,
+				ing.res.PerSecond()/r.res.PerSecond(),
+				(float64(ing.cpu)/float64(ing.res.OK()))/(float64(r.cpu)/float64(r.res.OK())),
+				simulate.Millis(ing.res.Percentile(0.99)), simulate.Millis(r.res.Percentile(0.99))))
+		}
 	}
 	fmt.Fprintf(b.Out, "ingest/bare throughput: %s (goal >= 0.5x at 64 in flight)\n", strings.Join(bare, ", "))
 	if len(naive) > 0 {
 		fmt.Fprintf(b.Out, "ingest/naive throughput: %s (goal >= 1.0x, p99 no worse)\n", strings.Join(naive, "; "))
 	}
 	fmt.Fprintf(b.Out, "ingest CPU per acknowledged delivery: %s (goal <= 20us)\n", strings.Join(cpu, ", "))
+	if len(base) > 0 {
+		fmt.Fprintf(b.Out, "ingest/baseline: %s\n", strings.Join(base, "; "))
+	}
 	fmt.Fprintf(b.Out, "peak RSS: bare %.1f MiB, naive %.1f MiB, ingest %.1f MiB (goal for ingest <= 64 MiB)\n",
 		mib(rss[ServerBare]), mib(rss[ServerNaive]), mib(rss[ServerIngest]))
+	if b.Baseline != "" {
+		fmt.Fprintf(b.Out, "baseline: peak RSS %.1f MiB, topic records %d, answered 200: %d (warmup included)\n",
+			mib(rss[ServerBaseline]), records[ServerBaseline], b.acked[ServerBaseline])
+	}
 	fmt.Fprintf(b.Out, "topic records: %d; ingest answered 200: %d (warmup included); naive topic records: %d, naive answered 200: %d\n",
 		records[ServerIngest], b.acked[ServerIngest], records[ServerNaive], b.acked[ServerNaive])
 	var errs []error
@@ -402,7 +449,7 @@ func (b *Ingest) report(records, rss map[string]int64) error {
 		fmt.Fprintln(b.Out, line)
 		errs = append(errs, fmt.Errorf("%s %s: %d of %d requests not answered 200", r.server, r.provider, r.res.Errors(), r.res.Requests))
 	}
-	for _, s := range []string{ServerIngest, ServerNaive} {
+	for _, s := range b.publishers() {
 		if records[s] < int64(b.acked[s]) {
 			errs = append(errs, fmt.Errorf("%s's topic holds %d records but %s acknowledged %d", s, records[s], s, b.acked[s]))
 		}

@@ -30,6 +30,10 @@ const (
 	ServerIngest = "ingest" // leadbridge ingest, wired as in production
 )
 
+// ServerBaseline is ingest from another binary (Ingest.Baseline), for a
+// before/after comparison in one run; it is not a server of its own.
+const ServerBaseline = "baseline"
+
 // Servers are the servers of a run, in the order of its rounds.
 var Servers = []string{ServerBare, ServerNaive, ServerIngest}
 

@@ -63,10 +63,12 @@ func peakRSS(pid int) (int64, error) {
 }
 
 // machineTime is the whole machine's CPU time from /proc/stat (Linux),
-// all CPUs together: busy is user, nice and system time, which processes
-// are charged with; softirq is the kernel's deferred network and timer
-// work, which is charged to no process (loopback TCP's receive path runs
-// there); steal is time the hypervisor ran something else.
+// all CPUs together: busy is user, nice, system, irq and softirq time;
+// softirq (with irq) is the part /proc/stat books apart, though a process's
+// own CPU time includes what ran in its context (loopback TCP's receive
+// path runs in the sender's softirq: without it the processes' times summed
+// to more than user plus system); steal is time the hypervisor ran
+// something else.
 type machineTime struct{ busy, softirq, steal time.Duration }
 
 func readMachineTime() (machineTime, error) {
@@ -87,7 +89,7 @@ func readMachineTime() (machineTime, error) {
 		}
 		t[i] = time.Duration(n) * time.Second / userHZ
 	}
-	return machineTime{busy: t[0] + t[1] + t[2], softirq: t[5] + t[6], steal: t[7]}, nil
+	return machineTime{busy: t[0] + t[1] + t[2] + t[5] + t[6], softirq: t[5] + t[6], steal: t[7]}, nil
 }
 
 func (m machineTime) sub(o machineTime) machineTime {
