@@ -6,7 +6,10 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // checkAgrees fails when CheckLead and ValidateLead disagree on l; ok says
@@ -219,4 +222,56 @@ func randomLead(rng *rand.Rand, bases []Lead) Lead {
 		}
 	}
 	return l
+}
+
+// libraryDateTime is the schema library's own date-time format check, the
+// one ValidateLead applies.
+var libraryDateTime = sync.OnceValue(func() *jsonschema.Schema {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource("date-time.json", map[string]any{"format": "date-time"}); err != nil {
+		panic(err)
+	}
+	return c.MustCompile("date-time.json")
+})
+
+func dateTimeAgrees(t *testing.T, s string) bool {
+	t.Helper()
+	want := libraryDateTime().Validate(s) == nil
+	if got := isDateTime(s); got != want {
+		t.Fatalf("isDateTime(%q) = %v, the schema library says %v", s, got, want)
+	}
+	return want
+}
+
+var dateTimeSeeds = []string{
+	"2022-07-07T21:16:20Z", "2022-07-07T21:16:20.411Z", "2026-11-22T10:00:00.123456789Z", "2022-07-07t21:16:20z",
+	"2022-07-07T21:16:20+05:30", "2022-07-07T21:16:20-23:59", "2022-07-07T21:16:20-24:00", "2022-07-07T21:16:20+00:60",
+	"2016-12-31T23:59:60Z", "2016-12-31T23:59:60-00:00", "2016-12-31T22:59:60-01:00", "2016-12-31T23:59:60-01:00",
+	"2017-01-01T00:59:60+01:00", "2016-12-31T23:59:61Z", "2022-07-07T24:00:00Z", "2022-07-07T21:60:00Z",
+	"2022-07-07T21:16:20.Z", "2022-07-07T21:16:20.5", "2022-07-07T21:16:20", "2022-07-07 21:16:20Z",
+	"2022-13-07T21:16:20Z", "2022-02-29T21:16:20Z", "2024-02-29T21:16:20Z", "2022-7-07T21:16:20Z",
+	"2022-07-07T+1:16:20Z", "2022-07-07T-0:16:20Z", "2022-07-07T-1:16:20Z", "2022-07-07T21:16:20+-1:00",
+	"2022-07-07T21:16:20+1::00", "2022-07-07T21:16:20+01:+5", "2022-07-07T2::16:20Z", "2022-07-07T21:16:2Z",
+	"2022-07-07T21:16:20.5\xffZ", "\xff2022-07-07T21:16:20Z", "2022-07-07T21:16:20.١Z", "", "2022-07-07T",
+}
+
+func TestIsDateTimeIsTheSchemaFormat(t *testing.T) {
+	var valid int
+	for _, s := range dateTimeSeeds {
+		if dateTimeAgrees(t, s) {
+			valid++
+		}
+	}
+	if valid < 10 || valid == len(dateTimeSeeds) {
+		t.Fatalf("%d of %d seeds valid: the seeds miss one side", valid, len(dateTimeSeeds))
+	}
+}
+
+func FuzzIsDateTime(f *testing.F) {
+	for _, s := range dateTimeSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { dateTimeAgrees(t, s) })
 }
