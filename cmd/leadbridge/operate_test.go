@@ -138,8 +138,13 @@ func TestStatusAndRedriveCommands(t *testing.T) {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	// The redriven and the replayed record are lag for the (absent) group: status exits 1. Its
-	// transaction's marker takes an offset too, so the lag is 4.
-	out, err = cmd("status", "--max-lag", "0")
+	// transaction's marker takes an offset too, so the lag is 4. The coordinator writes that
+	// marker after EndTxn has answered, so the lag can read 3 for a moment: wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for out, err = cmd("status", "--max-lag", "0"); !strings.Contains(out, "UNHEALTHY: lag 4 ") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		out, err = cmd("status", "--max-lag", "0")
+	}
 	var u usageError
 	if err == nil || errors.As(err, &u) || !strings.Contains(out, "UNHEALTHY: lag 4 exceeds 0") || !strings.Contains(out, "not_found=1") {
 		t.Fatalf("status with lag: %v\n%s", err, out)
