@@ -130,7 +130,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 		return Result{}, err
 	}
 	for i := range r.Poison + r.Events {
-		l := leads[i]
+		l := leads[min(i, r.Poison)] // the poison leads first, then the good ones in turn
 		if i >= r.Poison {
 			l = leads[r.Poison+(i-r.Poison)%r.Leads]
 		}
