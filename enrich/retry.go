@@ -70,15 +70,17 @@ func withoutRetryHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
 // long backoff comes back in every batch and is written again, taking room
 // in each transaction from the raw records and keeping the member busy with
 // nothing due. It knows the records this member wrote (their offsets once
-// committed) and forgets each when a poll reaches its offset; a partition
-// taken over from another member starts unpaused, so its records are read
-// once and, if not due, written again here and known from then on. Pausing
+// committed) and forgets each when a poll reaches its offset (for good once
+// that transaction commits); a partition taken over from another member
+// starts unpaused, so its records are read once and, if not due, written
+// again here and known from then on. Pausing
 // is safe: kgo drops buffered records of paused partitions and fetches
 // them again after a resume.
 type retryPause struct {
 	mu       sync.Mutex
 	written  []retryWrite           // records of the open transaction (Offset set once acked)
 	pending  map[int32][]retryWrite // committed, not yet polled, by retry partition
+	read     map[int32][]retryWrite // pending records polled in the open transaction, in offset order
 	resumeAt map[int32]time.Time    // paused partitions: when their first record is due
 }
 
@@ -88,7 +90,7 @@ type retryWrite struct {
 }
 
 func newRetryPause() *retryPause {
-	return &retryPause{pending: map[int32][]retryWrite{}, resumeAt: map[int32]time.Time{}}
+	return &retryPause{pending: map[int32][]retryWrite{}, read: map[int32][]retryWrite{}, resumeAt: map[int32]time.Time{}}
 }
 
 // wrote notes a retry record of the open transaction, due at due.
@@ -100,7 +102,10 @@ func (r *retryPause) wrote(rec *kgo.Record, due time.Time) {
 
 // ended settles the open transaction's records: committed (every record
 // acknowledged, so its offset is known), they are pending; aborted, they
-// never become visible.
+// never become visible. The pending records the transaction polled are
+// forgotten once it commits; aborted, the consumer goes back to the
+// committed offsets and reads them again, so they are pending again (else
+// a partition could be paused past a record that is due).
 func (r *retryPause) ended(committed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -108,11 +113,17 @@ func (r *retryPause) ended(committed bool) {
 		for _, w := range r.written {
 			r.pending[w.rec.Partition] = append(r.pending[w.rec.Partition], w)
 		}
+	} else {
+		for p, q := range r.read {
+			r.pending[p] = append(q, r.pending[p]...)
+		}
 	}
 	r.written = nil
+	clear(r.read)
 }
 
-// polled forgets the pending records of partition p up to offset.
+// polled forgets the pending records of partition p up to offset, for
+// good once the open transaction commits.
 func (r *retryPause) polled(p int32, offset int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -121,6 +132,10 @@ func (r *retryPause) polled(p int32, offset int64) {
 	for n < len(q) && q[n].rec.Offset <= offset {
 		n++
 	}
+	if n == 0 {
+		return
+	}
+	r.read[p] = append(r.read[p], q[:n]...)
 	if n == len(q) {
 		delete(r.pending, p)
 	} else {
@@ -192,12 +207,14 @@ func (r *retryPause) forget(cl *kgo.Client, topic string, ids []int32) {
 	defer r.mu.Unlock()
 	if ids == nil {
 		clear(r.pending)
+		clear(r.read)
 		clear(r.resumeAt)
 		r.written = nil
 		return
 	}
 	for _, p := range ids {
 		delete(r.pending, p)
+		delete(r.read, p)
 		delete(r.resumeAt, p)
 	}
 	r.written = slices.DeleteFunc(r.written, func(w retryWrite) bool { return slices.Contains(ids, w.rec.Partition) })

@@ -61,3 +61,42 @@ func TestRetryPause(t *testing.T) {
 		t.Fatalf("a forgotten partition is still paused (%v) or known (%d pending)", paused(), len(r.pending))
 	}
 }
+
+// A transaction that read a due retry record and then aborted reads it
+// again (the consumer goes back to the committed offsets): the partition is
+// not paused until a later record is due. Once a transaction that read it
+// commits, the record is forgotten.
+func TestRetryPauseAfterAbort(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	now := time.Now()
+	r := newRetryPause()
+	for _, w := range []struct {
+		offset int64
+		due    time.Duration
+	}{{10, time.Second}, {11, time.Minute}} {
+		rec := &kgo.Record{Topic: "retry", Partition: 0}
+		r.wrote(rec, now.Add(w.due))
+		rec.Offset = w.offset
+	}
+	r.ended(true)
+	at := now.Add(time.Second) // offset 10 is due
+
+	r.polled(0, 10) // read in a transaction that then aborts
+	r.ended(false)
+	r.plan(cl, "retry", at)
+	if got := paused(); len(got) != 0 {
+		t.Fatalf("paused %v until %v after an abort, though offset 10, read again, is due", got, r.resumeAt[0].Sub(now))
+	}
+
+	r.polled(0, 10) // read again, and committed this time
+	r.ended(true)
+	r.plan(cl, "retry", at)
+	if got := paused(); !slices.Equal(got, []int32{0}) || !r.resumeAt[0].Equal(now.Add(time.Minute)) {
+		t.Fatalf("paused %v until %v; want partition 0 until offset 11 is due", got, r.resumeAt[0].Sub(now))
+	}
+}
