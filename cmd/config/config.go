@@ -118,7 +118,7 @@ type Enrich struct {
 	RetryFor         time.Duration `yaml:"retry_for"`
 	NotFoundRetryFor time.Duration `yaml:"not_found_retry_for"`
 	ShutdownGrace    time.Duration `yaml:"shutdown_grace"`
-	// MaxOutstanding bounds the raw records a member holds polled and not
+	// MaxOutstanding bounds the raw and retry records a member holds polled and not
 	// yet committed, in both modes (memory); MaxBatch is the records of one
 	// transaction (exactly-once), lowered to MaxOutstanding when above it.
 	MaxOutstanding int `yaml:"max_outstanding"`
