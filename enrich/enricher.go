@@ -142,11 +142,7 @@ func (e *Enricher) Run(ctx context.Context, client *kgo.Client) error {
 		if fetches.IsClientClosed() {
 			break
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-			}
-		})
+		e.logFetchErrors(fetches)
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			part := e.partition(fp.Partition)
 			if part == nil {
