@@ -25,9 +25,19 @@ type fields struct {
 // members (the last of duplicate names wins, as everywhere in encoding/json)
 // and returns it compacted alongside.
 func readObject(b []byte) (map[string]json.RawMessage, json.RawMessage, error) {
+	// The common case, one valid object, without a Decoder's buffer; any
+	// failure takes the Decoder's path below for its exact error.
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) == nil && m != nil {
+		c := bytes.NewBuffer(make([]byte, 0, len(b)))
+		if err := json.Compact(c, b); err != nil {
+			return nil, nil, fmt.Errorf("compact: %w", err)
+		}
+		return m, c.Bytes(), nil
+	}
+	m = nil
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	var m map[string]json.RawMessage
 	if err := d.Decode(&m); err != nil {
 		return nil, nil, fmt.Errorf("not a JSON object: %w", err)
 	}
@@ -63,11 +73,39 @@ func (f fields) value(name string) (any, bool) {
 }
 
 func decodeValue(raw json.RawMessage) (any, error) {
+	if v, ok := decodeScalar(raw); ok {
+		return v, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	err := d.Decode(&v)
 	return v, err
+}
+
+// decodeScalar decodes the plain literals of a member already read from a
+// valid object (null, booleans, numbers, strings without escapes) as the
+// Decoder with UseNumber would, without one; ok is false for anything else.
+func decodeScalar(raw json.RawMessage) (v any, ok bool) {
+	switch s := string(raw); {
+	case s == "null":
+		return nil, true
+	case s == "true":
+		return true, true
+	case s == "false":
+		return false, true
+	case len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"':
+		s = s[1 : len(s)-1]
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+				return nil, false // escapes or non-ASCII: the Decoder's rules
+			}
+		}
+		return s, true
+	case len(s) > 0 && (s[0] == '-' || '0' <= s[0] && s[0] <= '9') && json.Valid(raw):
+		return json.Number(s), true
+	}
+	return nil, false
 }
 
 // str returns the member name if it is a string. A present value of another
