@@ -102,12 +102,24 @@ func (b *Ingest) topicOf(server string) string {
 	return b.Cfg.Topics.Raw
 }
 
-// servers are the servers of this run, in the order of its rounds.
+// servers are the servers of this run, in the order of its rounds: a new
+// slice each time, which the caller may change (provider drops naive for
+// LeadPro) without changing Servers.
 func (b *Ingest) servers() []string {
 	if b.Baseline != "" {
 		return append(slices.Clone(Servers), ServerBaseline)
 	}
-	return Servers
+	return slices.Clone(Servers)
+}
+
+// roundServers are the servers measured for provider: all of them for
+// Aurora; the naive handler speaks Aurora only.
+func (b *Ingest) roundServers(provider string) []string {
+	servers := b.servers()
+	if provider != schema.ProviderAurora {
+		servers = slices.DeleteFunc(servers, func(s string) bool { return s == ServerNaive })
+	}
+	return servers
 }
 
 // publishers are the servers of this run that publish to a topic.
@@ -215,14 +227,13 @@ func (b *Ingest) Run(ctx context.Context, providers []string) (err error) {
 // provider warms up the servers, then measures them in alternating rounds.
 func (b *Ingest) provider(ctx context.Context, provider string) error {
 	sim := &simulate.Simulator{Provider: provider, Attrs: map[string]string{}}
-	servers := b.servers()
+	servers := b.roundServers(provider)
 	if provider == schema.ProviderAurora {
 		t := b.Cfg.Aurora.Tenants[0]
 		sim.Event, sim.Tenant, sim.Header, sim.Token = "lead_changed", t.ID, t.WebhookAuth.Header, t.WebhookAuth.Tokens[0]
 	} else {
 		a := b.Cfg.LeadPro.Accounts[0]
 		sim.Event, sim.Account, sim.Secret = schema.LeadProLeadCreated, a.ID, a.SigningSecrets[0]
-		servers = slices.DeleteFunc(servers, func(s string) bool { return s == ServerNaive }) // the naive handler speaks Aurora only
 	}
 	sim.Prepare()
 	ds := make([]simulate.Delivery, distinct)
