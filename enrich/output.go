@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -116,7 +117,9 @@ func (e *Enricher) stateTopic() string {
 // which differs for every raw event even when the lead did not change.
 func contentHash(l schema.Lead) [16]byte {
 	l.SourceEvent = schema.SourceEvent{}
-	b, _ := marshalLead(l) // it marshalled once already
+	enc := leadEncoders.Get().(*leadEncoder)
+	defer leadEncoders.Put(enc)
+	b, _ := enc.encode(&l) // it marshalled once already
 	h := sha256.Sum256(b)
 	return [16]byte(h[:16])
 }
@@ -139,13 +142,37 @@ func leadEvent(l schema.Lead, raw schema.Event, value []byte) schema.Event {
 
 // marshalLead encodes without HTML escaping so provider fields keep their bytes.
 func marshalLead(l schema.Lead) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(l); err != nil {
+	enc := leadEncoders.Get().(*leadEncoder)
+	defer leadEncoders.Put(enc)
+	b, err := enc.encode(&l)
+	if err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return bytes.Clone(b), nil // one allocation of the record's size
+}
+
+// leadEncoder is a reusable encoder of lead records: a record is encoded
+// twice per lead (its value and its content hash), and a fresh buffer grew
+// through several allocations each time.
+type leadEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var leadEncoders = sync.Pool{New: func() any {
+	e := &leadEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// encode returns l's JSON, valid until the next encode.
+func (e *leadEncoder) encode(l *schema.Lead) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(l); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(e.buf.Bytes(), "\n"), nil
 }
 
 // syncWriter produces each record and waits for its ack, retrying what can
