@@ -150,7 +150,7 @@ func (c *Client) get(ctx context.Context, path, token string) (body []byte, stat
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
 		}
 	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	body, err = readBody(io.LimitReader(resp.Body, MaxBodyBytes+1), resp.ContentLength)
 	if err != nil {
 		return nil, resp.StatusCode, fmt.Errorf("read response body: %w", err)
 	}
@@ -162,4 +162,29 @@ func (c *Client) get(ctx context.Context, path, token string) (body []byte, stat
 		return nil, resp.StatusCode, fmt.Errorf("%w: %d bytes", ErrMalformedBody, len(body))
 	}
 	return body, resp.StatusCode, nil
+}
+
+// readBody is io.ReadAll with its first buffer sized by the response's
+// Content-Length (one byte more, to read the end without growing) when that
+// is known and within MaxBodyBytes: io.ReadAll starts at 512 bytes and grew
+// through several copies for a lead of a few kilobytes.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	size := 512
+	if contentLength > 0 && contentLength <= MaxBodyBytes {
+		size = int(contentLength) + 1
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next capacity
+		}
+	}
 }
