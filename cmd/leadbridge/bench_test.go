@@ -227,8 +227,13 @@ func TestBenchEnrichLatency(t *testing.T) {
 	if cpu == nil || parseFloat(t, cpu[1]) <= 0 {
 		t.Error("no CPU per lead record for 200 records")
 	}
-	if st, err := os.Stat(prefix + ".latency.pprof"); err != nil || st.Size() == 0 {
-		t.Errorf("no CPU profile: %v", err)
+	for _, f := range []string{".latency.pprof", ".latency-at-least-once.pprof"} {
+		if st, err := os.Stat(prefix + f); err != nil || st.Size() == 0 {
+			t.Errorf("no CPU profile %s: %v", f, err)
+		}
+	}
+	if c := regexp.MustCompile(`exactly-once / at-least-once: ([0-9.]+)x the events/s`).FindStringSubmatch(out.String()); c == nil || parseFloat(t, c[1]) <= 0 {
+		t.Error("no exactly-once / at-least-once ratio")
 	}
 }
 

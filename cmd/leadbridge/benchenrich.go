@@ -68,55 +68,21 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 			return usagef("--scenario: %q is not latency, quota or poison", sc)
 		}
 		r.Events, r.Members, r.InFlight = *events, *members, *inflight
-		if sc == "poison" {
-			if err := benchPoison(ctx, r, *poison, config.SplitList(*brokers), *cpuprofile, stdout); err != nil {
-				return err
+		var err error
+		switch {
+		case sc == "poison":
+			err = r.DoPoison(ctx, config.SplitList(*brokers), *poison, *cpuprofile, stdout)
+		case sc == "latency" && *compare:
+			err = r.DoCompared(ctx, config.SplitList(*brokers), *cpuprofile, stdout)
+		default:
+			r.CPUProfile = enrichbench.ProfileFile(*cpuprofile, sc)
+			if _, err = r.Do(ctx, config.SplitList(*brokers), stdout); err != nil {
+				err = fmt.Errorf("bench enrich %s: %w", sc, err)
 			}
-			continue
 		}
-		if *cpuprofile != "" {
-			r.CPUProfile = *cpuprofile + "." + sc + ".pprof"
-		}
-		eos, err := r.Do(ctx, config.SplitList(*brokers), stdout)
 		if err != nil {
-			return fmt.Errorf("bench enrich %s: %w", sc, err)
-		}
-		if sc == "latency" && *compare {
-			// The cost of exactly-once, against at-least-once in the same run.
-			r.AtLeastOnce = true
-			if *cpuprofile != "" {
-				r.CPUProfile = *cpuprofile + "." + sc + "-at-least-once.pprof"
-			}
-			alo, err := r.Do(ctx, config.SplitList(*brokers), stdout)
-			if err != nil {
-				return fmt.Errorf("bench enrich %s at-least-once: %w", sc, err)
-			}
-			fmt.Fprintf(stdout, "  exactly-once / at-least-once: %.2fx the events/s\n", eos.Rate/alo.Rate)
+			return err
 		}
 	}
-	return nil
-}
-
-// benchPoison runs the poison scenario: one member, the baseline without
-// poison, then the same backlog behind n poison leads, each on fresh topics.
-func benchPoison(ctx context.Context, r enrichbench.Run, n int, brokers []string, cpuprofile string, stdout io.Writer) error {
-	r.Members = 1
-	if cpuprofile != "" {
-		r.CPUProfile = cpuprofile + ".poison-baseline.pprof"
-	}
-	base, err := r.Do(ctx, brokers, stdout)
-	if err != nil {
-		return fmt.Errorf("bench enrich poison baseline: %w", err)
-	}
-	r.Poison = n
-	if cpuprofile != "" {
-		r.CPUProfile = cpuprofile + ".poison.pprof"
-	}
-	with, err := r.Do(ctx, brokers, stdout)
-	if err != nil {
-		return fmt.Errorf("bench enrich poison: %w", err)
-	}
-	fmt.Fprintf(stdout, "  good leads: %.1fs without poison, %.1fs behind %d poison leads = %.2fx (goal: at most 1.20x)\n",
-		base.Took.Seconds(), with.Took.Seconds(), n, with.Took.Seconds()/base.Took.Seconds())
 	return nil
 }
