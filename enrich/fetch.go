@@ -30,11 +30,7 @@ func (e *Enricher) enrichAurora(items []*item) {
 		e.m.coalesced.Add(float64(len(items) - 1))
 		e.m.records.WithLabelValues(schema.ProviderAurora, "coalesced").Add(float64(len(items) - 1))
 	}
-	evs := make([]schema.Event, len(items))
-	for i, it := range items {
-		evs[i] = it.ev
-	}
-	hook := schema.AuroraWebhookOf(evs...)
+	hook := auroraWebhookOf(items)
 	// Mapped without the webhook's project first, to see whether the API
 	// shows it yet.
 	apiHook := schema.AuroraWebhook{Source: hook.Source}
@@ -109,6 +105,20 @@ func (e *Enricher) enrichAurora(items []*item) {
 			return
 		}
 	}
+}
+
+// auroraWebhookOf is schema.AuroraWebhookOf of the items' events. A lead
+// with one waiting event, the common case, is read without copying its
+// event into a new slice (a heap allocation of the whole Event per lead).
+func auroraWebhookOf(items []*item) schema.AuroraWebhook {
+	if len(items) == 1 {
+		return schema.AuroraWebhookOf(items[0].ev)
+	}
+	evs := make([]schema.Event, len(items))
+	for i, it := range items {
+		evs[i] = it.ev
+	}
+	return schema.AuroraWebhookOf(evs...)
 }
 
 // batchContext bounds ctx by the end of the open batch (exactly-once);

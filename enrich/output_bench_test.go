@@ -66,3 +66,26 @@ func TestLeadEncodeUnchanged(t *testing.T) {
 		l.Status = l.Status + "x" // a different record for the next round
 	}
 }
+
+// BenchmarkAuroraWebhookOf reads the webhook facts of one lead's single
+// waiting event, as enrichAurora does for nearly every lead.
+func BenchmarkAuroraWebhookOf(b *testing.B) {
+	items := []*item{{ev: schema.Event{ID: "ev-1", Source: schema.AuroraSource("t1"), Type: "lead_changed",
+		Data: []byte(`{"event":"lead_changed","tenant_id":"t1","attributes":{"lead_id":"L1"},"raw_query":""}`)}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = auroraWebhookOf(items)
+	}
+}
+
+func TestAuroraWebhookOfItems(t *testing.T) {
+	ev := func(data string) *item { return &item{ev: schema.Event{Data: []byte(data)}} }
+	created := ev(`{"event":"lead_created","attributes":{"source":"api"}}`)
+	converted := ev(`{"event":"lead_converted","attributes":{"project_id":"P1"}}`)
+	if got := auroraWebhookOf([]*item{created}); got != (schema.AuroraWebhook{Source: "api"}) {
+		t.Errorf("one item: %+v", got)
+	}
+	if got := auroraWebhookOf([]*item{created, converted}); got != (schema.AuroraWebhook{Source: "api", ProjectID: "P1"}) {
+		t.Errorf("two items: %+v", got)
+	}
+}
