@@ -52,9 +52,15 @@ func (e Event) Record() *kgo.Record {
 	if e.DataSchema != "" {
 		add(HeaderDataSchema, e.DataSchema)
 	}
-	if len(e.Extensions) > 0 { // the sort allocates even for an empty map
+	switch len(e.Extensions) {
+	case 0: // the sort allocates even for an empty map
+	case 1: // a lead record's one, ce_rawtype: nothing to sort
+		for k, v := range e.Extensions {
+			add(extHeader(k), v)
+		}
+	default:
 		for _, k := range slices.Sorted(maps.Keys(e.Extensions)) {
-			add("ce_"+k, e.Extensions[k])
+			add(extHeader(k), e.Extensions[k])
 		}
 	}
 	add(HeaderContentType, ContentTypeJSON)
@@ -65,6 +71,15 @@ func (e Event) Record() *kgo.Record {
 		key = value(start)
 	}
 	return &kgo.Record{Key: key, Value: e.Data, Headers: h}
+}
+
+// extHeader is the header of the extension k; the known one without
+// building the string (enrich writes it on every lead record).
+func extHeader(k string) string {
+	if k == ExtRawType {
+		return "ce_" + ExtRawType
+	}
+	return "ce_" + k
 }
 
 // DecodeRecord reads a CloudEvent in binary content mode from r. It requires

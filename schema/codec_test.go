@@ -27,6 +27,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		"aurora":           func(*Event) {},
 		"no subject":       func(e *Event) { e.Subject = "" },
 		"extensions":       func(e *Event) { e.Extensions = map[string]string{"rawtype": "x", "a1": "y"} },
+		"rawtype alone":    func(e *Event) { e.Extensions = map[string]string{ExtRawType: "x"} },
+		"other alone":      func(e *Event) { e.Extensions = map[string]string{"a1": "y"} },
 		"dataschema":       func(e *Event) { e.DataSchema = "https://leadbridge.dev/schema/lead.schema.json" },
 		"non-UTC time in":  func(e *Event) { e.Time = e.Time.In(time.FixedZone("X", 3600)) },
 		"array data value": func(e *Event) { e.Data = json.RawMessage(`[1,2]`) },
@@ -148,5 +150,17 @@ func TestErasureEvent(t *testing.T) {
 		if d := string(ev.Data); d != `{"key":"aurora:t1:L1","action":"`+want[1]+`","time":"2026-11-30T04:00:00Z"}` {
 			t.Errorf("erase %v: data %s", erase, d)
 		}
+	}
+}
+
+// BenchmarkLeadRecord encodes a lead record's CloudEvent as enrich does for
+// every record it writes: a data schema and the one extension ce_rawtype.
+func BenchmarkLeadRecord(b *testing.B) {
+	e := sampleEvent()
+	e.Type, e.DataSchema = LeadEventType, LeadSchemaID
+	e.Extensions = map[string]string{ExtRawType: AuroraTypePrefix + "lead_created"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.Record()
 	}
 }
