@@ -42,7 +42,9 @@ func newAckDeadlines(timeout time.Duration) *ackDeadlines {
 // context returns a context with parent's values that ends within the
 // timeout from now, a tick at most before it.
 func (a *ackDeadlines) context(parent context.Context) context.Context {
-	return &ackContext{parent: parent, slot: a.slot()}
+	// WithoutCancel: also context.Cause, and contexts made from this one,
+	// must not find the request's cancellation through Value.
+	return &ackContext{parent: context.WithoutCancel(parent), slot: a.slot()}
 }
 
 func (a *ackDeadlines) slot() *ackSlot {

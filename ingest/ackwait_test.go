@@ -45,6 +45,15 @@ func TestAckDeadlines(t *testing.T) {
 		if err := ctx.Err(); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Err = %v after the deadline, want DeadlineExceeded", err)
 		}
+		// The hung-up request's cancellation is hidden from Cause too, as
+		// context.WithoutCancel hides it, also from a context made from this one.
+		derived, stop := context.WithCancel(ctx)
+		defer stop()
+		for name, c := range map[string]context.Context{"the wait": ctx, "a context made from it": derived} {
+			if err := context.Cause(c); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Cause of %s = %v after the deadline, want DeadlineExceeded (not the request's cancellation)", name, err)
+			}
+		}
 		if later.Err() != nil {
 			t.Error("a wait begun a tick before the timeout ended with the first")
 		}
