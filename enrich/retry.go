@@ -71,9 +71,12 @@ func withoutRetryHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
 // in each transaction from the raw records and keeping the member busy with
 // nothing due. It knows the records this member wrote (their offsets once
 // committed) and forgets each when a poll reaches its offset (for good once
-// that transaction commits); a partition taken over from another member
-// starts unpaused, so its records are read once and, if not due, written
-// again here and known from then on. Pausing
+// that transaction commits). A partition taken over from another member (or
+// from this member's last client) stays unpaused until a committed
+// transaction has read one of the records this member wrote there: before
+// that, records it does not know may lie ahead of the poll, due before its
+// own (read once and, if not due, written again here and known from then
+// on); after it, everything ahead was written by this member. Pausing
 // is safe: kgo drops buffered records of paused partitions and fetches
 // them again after a resume.
 type retryPause struct {
@@ -82,6 +85,7 @@ type retryPause struct {
 	pending  map[int32][]retryWrite // committed, not yet polled, by retry partition
 	read     map[int32][]retryWrite // pending records polled in the open transaction, in offset order
 	resumeAt map[int32]time.Time    // paused partitions: when their first record is due
+	caught   map[int32]bool         // partitions read past their first record this member wrote: every record ahead is known
 }
 
 type retryWrite struct {
@@ -90,7 +94,8 @@ type retryWrite struct {
 }
 
 func newRetryPause() *retryPause {
-	return &retryPause{pending: map[int32][]retryWrite{}, read: map[int32][]retryWrite{}, resumeAt: map[int32]time.Time{}}
+	return &retryPause{pending: map[int32][]retryWrite{}, read: map[int32][]retryWrite{}, resumeAt: map[int32]time.Time{},
+		caught: map[int32]bool{}}
 }
 
 // wrote notes a retry record of the open transaction, due at due.
@@ -112,6 +117,9 @@ func (r *retryPause) ended(committed bool) {
 	if committed {
 		for _, w := range r.written {
 			r.pending[w.rec.Partition] = append(r.pending[w.rec.Partition], w)
+		}
+		for p := range r.read {
+			r.caught[p] = true
 		}
 	} else {
 		for p, q := range r.read {
@@ -143,13 +151,16 @@ func (r *retryPause) polled(p int32, offset int64) {
 	}
 }
 
-// plan pauses each retry partition whose pending records are all due later
-// than now, until the first is due, and resumes the others.
+// plan pauses each caught-up retry partition whose pending records are all
+// due later than now, until the first is due, and resumes the others.
 func (r *retryPause) plan(cl *kgo.Client, topic string, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var pause, resume []int32
 	for p, q := range r.pending {
+		if !r.caught[p] {
+			continue // records this member does not know may come first
+		}
 		due := q[0].due
 		for _, w := range q[1:] {
 			if w.due.Before(due) {
@@ -209,6 +220,7 @@ func (r *retryPause) forget(cl *kgo.Client, topic string, ids []int32) {
 		clear(r.pending)
 		clear(r.read)
 		clear(r.resumeAt)
+		clear(r.caught)
 		r.written = nil
 		return
 	}
@@ -216,6 +228,7 @@ func (r *retryPause) forget(cl *kgo.Client, topic string, ids []int32) {
 		delete(r.pending, p)
 		delete(r.read, p)
 		delete(r.resumeAt, p)
+		delete(r.caught, p)
 	}
 	r.written = slices.DeleteFunc(r.written, func(w retryWrite) bool { return slices.Contains(ids, w.rec.Partition) })
 	if cl != nil {

@@ -28,6 +28,14 @@ func TestRetryPause(t *testing.T) {
 		r.ended(commit)
 	}
 
+	// Partitions 0 and 1 caught up: a committed transaction read a record
+	// this member wrote there.
+	write(0, 9, 0, true)
+	write(1, 2, 0, true)
+	r.polled(0, 9)
+	r.polled(1, 2)
+	r.ended(true)
+
 	write(0, 10, 5*time.Second, true)
 	write(1, 3, 2*time.Second, false) // aborted: never visible
 	r.plan(cl, "retry", now)
@@ -98,5 +106,51 @@ func TestRetryPauseAfterAbort(t *testing.T) {
 	r.plan(cl, "retry", at)
 	if got := paused(); !slices.Equal(got, []int32{0}) || !r.resumeAt[0].Equal(now.Add(time.Minute)) {
 		t.Fatalf("paused %v until %v; want partition 0 until offset 11 is due", got, r.resumeAt[0].Sub(now))
+	}
+}
+
+// A partition taken over (or read by a new client) may hold records of its
+// last owner ahead of the poll, due before this member's own: it is not
+// paused for this member's records until a committed transaction has read
+// one of them, nor again after it is assigned anew.
+func TestRetryPauseAfterTakeover(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	now := time.Now()
+	r := newRetryPause()
+	write := func(offset int64, due time.Duration) {
+		rec := &kgo.Record{Topic: "retry", Partition: 0}
+		r.wrote(rec, now.Add(due))
+		rec.Offset = offset
+		r.ended(true)
+	}
+	// Taken over: the last owner's records sit at offsets 0-49, unknown
+	// here; this member's first, due in a minute, lands at 50.
+	write(50, time.Minute)
+	r.plan(cl, "retry", now)
+	if got := paused(); len(got) != 0 {
+		t.Fatalf("paused %v until %v before the poll passed the last owner's records", got, r.resumeAt[0].Sub(now))
+	}
+	r.polled(0, 30) // a transaction read up to 30 and aborted
+	r.ended(false)
+	r.plan(cl, "retry", now)
+	if got := paused(); len(got) != 0 {
+		t.Fatalf("paused %v although the poll, rewound, is before offset 50", got)
+	}
+	r.polled(0, 50) // read up to this member's record, committed
+	write(51, time.Minute)
+	r.plan(cl, "retry", now)
+	if got := paused(); !slices.Equal(got, []int32{0}) {
+		t.Fatalf("paused %v once caught up, want partition 0 until offset 51 is due", got)
+	}
+	r.forget(cl, "retry", []int32{0}) // assigned anew
+	write(60, time.Minute)
+	r.plan(cl, "retry", now)
+	if got := paused(); len(got) != 0 {
+		t.Fatalf("paused %v right after being assigned anew", got)
 	}
 }
