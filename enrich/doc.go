@@ -48,7 +48,8 @@
 // retry topic (retry.go), co-partitioned with raw (the range balancer gives
 // partition p of both to one member), and comes back when its not-before
 // header says: the member pauses a retry partition until its first pending
-// record is due. At-least-once (Config.AtLeastOnce; commit.go): records are
+// record is due (one taken over, once its poll has passed the last owner's
+// records). At-least-once (Config.AtLeastOnce; commit.go): records are
 // acknowledged one by one and offsets committed over the done prefix, so a
 // crash re-processes and never skips, and the key state lives in memory.
 //
