@@ -152,6 +152,16 @@ enrich:
 	// what the Kubernetes requests and limits are sized from (deploy/k8s)
 	t.Logf("FIGURE peak RSS (VmHWM) after %d webhooks: ingest %.0f MiB; enrich members %.0f and %.0f MiB",
 		l.next-1_000_000, ingest.peakRSS(), enrichers[0].peakRSS(), enrichers[1].peakRSS())
+	// A member that exited (one CI run's RSS figure read -1) is not a loss,
+	// the group takes its partitions over, but it should not happen: say
+	// why, so the next run that sees it tells.
+	for _, p := range append([]*proc{ingest}, enrichers...) {
+		select {
+		case <-p.done:
+			t.Logf("FIGURE %s exited during the test; its last lines:\n%s", p.name, tail(p.log, 30))
+		default:
+		}
+	}
 	ingest.stop(t)
 }
 
