@@ -13,12 +13,7 @@ import (
 // earlier; a poll that reaches a record forgets it; an aborted
 // transaction's records never count; a rebalance forgets the partition.
 func TestRetryPause(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	cl, paused := pauseClient(t)
 	now := time.Now()
 	r := newRetryPause()
 	write := func(p int32, offset int64, due time.Duration, commit bool) {
@@ -75,12 +70,7 @@ func TestRetryPause(t *testing.T) {
 // not paused until a later record is due. Once a transaction that read it
 // commits, the record is forgotten.
 func TestRetryPauseAfterAbort(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	cl, paused := pauseClient(t)
 	now := time.Now()
 	r := newRetryPause()
 	for _, w := range []struct {
@@ -114,12 +104,7 @@ func TestRetryPauseAfterAbort(t *testing.T) {
 // paused for this member's records until a committed transaction has read
 // one of them, nor again after it is assigned anew.
 func TestRetryPauseAfterTakeover(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	paused := func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+	cl, paused := pauseClient(t)
 	now := time.Now()
 	r := newRetryPause()
 	write := func(offset int64, due time.Duration) {
@@ -153,4 +138,16 @@ func TestRetryPauseAfterTakeover(t *testing.T) {
 	if got := paused(); len(got) != 0 {
 		t.Fatalf("paused %v right after being assigned anew", got)
 	}
+}
+
+// pauseClient is a client of topic "retry" (no broker needed: pausing is
+// local) and what it has paused.
+func pauseClient(t *testing.T) (*kgo.Client, func() []int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.ConsumeTopics("retry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
 }
