@@ -9,12 +9,20 @@ import "time"
 // the less it pays. So a transaction takes as many records as the member
 // finished in txnTarget at the rate the last full transaction measured:
 // about MaxInFlight per API round, for several rounds. It never takes fewer
-// than minTxnRecords or MaxInFlight (one round), nor more than MaxBatch; a
+// than minTxnRecords, rounded up to whole rounds (512 at 256 in flight), nor
+// more than MaxBatch; a
 // transaction of records that ran slowly (a slow API) makes the next one
 // smaller, down to that floor. Live traffic polls what has arrived, far
 // fewer than the size: only a backlog fills a transaction.
+//
+// A size is a whole number of rounds (MaxInFlight records). The calls of a
+// transaction run MaxInFlight at a time, each starting as another ends, so a
+// transaction of 8.5 rounds takes as long as one of 9: its last half round
+// runs with half of MaxInFlight idle (measured with a 100 ms API: 2,172
+// records took 953 ms, where 2,304 would have taken about as long).
 type txnSizer struct {
 	min, max int
+	round    int
 	target   time.Duration
 	size     int
 }
@@ -36,8 +44,13 @@ const minTxnRecords = 500
 const maxGrowth = 4
 
 func newTxnSizer(maxInFlight, maxBatch int, batchFor time.Duration) *txnSizer {
-	lo := min(max(maxInFlight, minTxnRecords), maxBatch)
-	return &txnSizer{min: lo, max: maxBatch, target: txnTarget(batchFor), size: lo}
+	s := &txnSizer{round: max(maxInFlight, 1), max: maxBatch, target: txnTarget(batchFor)}
+	if maxBatch >= s.round {
+		s.max = maxBatch / s.round * s.round
+	}
+	s.min = min((minTxnRecords+s.round-1)/s.round*s.round, s.max)
+	s.size = s.min
+	return s
 }
 
 // next is how many records the next transaction polls at most.
@@ -51,6 +64,7 @@ func (s *txnSizer) observe(n, asked int, took time.Duration) {
 	if n < asked || took <= 0 {
 		return
 	}
-	want := int(float64(n) / took.Seconds() * s.target.Seconds())
-	s.size = min(max(want, s.min), s.size*maxGrowth, s.max)
+	want := float64(n) / took.Seconds() * s.target.Seconds()
+	rounds := int(want/float64(s.round) + 0.5)
+	s.size = min(max(rounds*s.round, s.min), s.size*maxGrowth, s.max)
 }
