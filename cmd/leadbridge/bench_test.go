@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -210,7 +211,7 @@ func TestBenchEnrichLatency(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "enrich")
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"leadbridge", "bench", "enrich", "--brokers", strings.Join(b.Seeds, ","),
-		"--scenario", "latency", "--events", "200", "--latency", "20ms", "--cpuprofile", prefix}, envOf(nil), &out)
+		"--scenario", "latency", "--events", "200", "--latency", "20ms", "--rounds", "2", "--cpuprofile", prefix}, envOf(nil), &out)
 	t.Logf("bench output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("bench: %v", err)
@@ -232,8 +233,19 @@ func TestBenchEnrichLatency(t *testing.T) {
 			t.Errorf("no CPU profile %s: %v", f, err)
 		}
 	}
-	if c := regexp.MustCompile(`exactly-once / at-least-once: ([0-9.]+)x the events/s`).FindStringSubmatch(out.String()); c == nil || parseFloat(t, c[1]) <= 0 {
-		t.Error("no exactly-once / at-least-once ratio")
+	// Two rounds: a ratio each, and their median (of two, the mean).
+	rounds := regexp.MustCompile(`exactly-once / at-least-once: ([0-9.]+)x the events/s`).FindAllStringSubmatch(out.String(), -1)
+	if len(rounds) != 2 {
+		t.Fatalf("%d exactly-once / at-least-once ratios, want one per round (2)", len(rounds))
+	}
+	a, b2 := parseFloat(t, rounds[0][1]), parseFloat(t, rounds[1][1])
+	med := regexp.MustCompile(`over 2 rounds \(alternating which runs first\): median ([0-9.]+)x, range ([0-9.]+)-([0-9.]+)x`).FindStringSubmatch(out.String())
+	if med == nil {
+		t.Fatal("no median over the rounds")
+	}
+	if m := parseFloat(t, med[1]); a <= 0 || b2 <= 0 || math.Abs(m-(a+b2)/2) > 0.011 ||
+		parseFloat(t, med[2]) != min(a, b2) || parseFloat(t, med[3]) != max(a, b2) {
+		t.Errorf("rounds %v and %v: median line %q", a, b2, med[0])
 	}
 }
 

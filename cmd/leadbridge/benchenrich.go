@@ -24,6 +24,10 @@ starting, joining the group, fetching) and from the first API call to the
 last lead record. The process's CPU time over the drain is given per lead
 record; it covers the members, the sandbox and the observer, and
 --cpuprofile's label bench=enrich-member tells the members' share.
+With --compare (the default) the latency scenario runs exactly-once and
+at-least-once and prints the ratio of their events/s: the cost of
+transactions. A short drain spreads widely on a shared machine: --rounds N
+runs N rounds of both, alternating which goes first, and prints the median.
   poison:  one member; a baseline of --events good leads, then on fresh topics
            --poison leads answering 500 forever, produced first, then the same
            good leads; retry_for --retry-for. Reports the good leads' time with
@@ -44,15 +48,16 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	tenants := fs.Int("tenants", 50, "quota scenario: tenants (one API token each)")
 	quotaLeads := fs.Int("quota-leads", 2000, "quota scenario: distinct leads")
 	compare := fs.Bool("compare", true, "latency scenario: run it again at-least-once and print the ratio")
+	rounds := fs.Int("rounds", 1, "latency scenario with --compare: rounds of both modes, alternating which runs first; prints each round's ratio and the median")
 	poison := fs.Int("poison", 100, "poison scenario: leads answering 500 forever")
 	retryFor := fs.Duration("retry-for", 30*time.Second, "poison scenario: enrich.retry_for")
 	inflight := fs.Int("max-in-flight", config.Default().Enrich.MaxInFlight, "API calls in flight per member")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof (latency-at-least-once for the comparison); the members' samples carry the label bench=enrich-member")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each scenario's drain to `PREFIX`.<scenario>.pprof (latency-at-least-once for the comparison; the first round's); the members' samples carry the label bench=enrich-member")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 || *poison < 1 || *retryFor <= 0 {
-		return usagef("--events, --members, --tenants, --rpm, --quota-leads, --max-in-flight, --poison and --retry-for must be positive")
+	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 || *poison < 1 || *retryFor <= 0 || *rounds < 1 {
+		return usagef("--events, --members, --tenants, --rpm, --quota-leads, --max-in-flight, --poison, --retry-for and --rounds must be positive")
 	}
 	for _, sc := range config.SplitList(*scenario) {
 		var r enrichbench.Run
@@ -73,7 +78,7 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 		case sc == "poison":
 			err = r.DoPoison(ctx, config.SplitList(*brokers), *poison, *cpuprofile, stdout)
 		case sc == "latency" && *compare:
-			err = r.DoCompared(ctx, config.SplitList(*brokers), *cpuprofile, stdout)
+			err = r.DoCompared(ctx, config.SplitList(*brokers), *rounds, *cpuprofile, stdout)
 		default:
 			r.CPUProfile = enrichbench.ProfileFile(*cpuprofile, sc)
 			if _, err = r.Do(ctx, config.SplitList(*brokers), stdout); err != nil {

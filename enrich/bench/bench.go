@@ -183,12 +183,14 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 	// run has failed.
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(max(r.Poison, 1))*cmp.Or(r.RetryFor, enrich.DefaultRetryFor)*3+5*time.Minute)
 	defer cancel()
-	keys, records, good := map[string]bool{}, 0, r.Leads
+	// keys: leads with a record, or a good lead in the DLQ; each is
+	// counted once, however many records it gets.
+	keys, dlqKeys, records, good, goodInDLQ := map[string]bool{}, map[string]bool{}, 0, r.Leads, 0
 	var dlqAt []time.Duration
 	var failing []time.Duration // per DLQ record: from its first failure to the DLQ
 	var took, fromAPI time.Duration
 	var cpu1 time.Duration
-	for good > 0 || len(dlqAt) < r.Poison {
+	for good > 0 || len(dlqAt)-goodInDLQ < r.Poison {
 		if wctx.Err() != nil {
 			return Result{}, fmt.Errorf("%d good leads without a record, %d of %d poison leads in the DLQ: %w", good, len(dlqAt), r.Poison, wctx.Err())
 		}
@@ -200,16 +202,20 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 				if err1 == nil && err2 == nil {
 					failing = append(failing, last.Sub(first))
 				}
-				if !poison[string(rec.Key)] {
-					good-- // a good lead in the DLQ: reported below
+				if k := string(rec.Key); !poison[k] {
+					goodInDLQ++ // reported below
+					if !keys[k] && !dlqKeys[k] {
+						good--
+					}
+					dlqKeys[k] = true
 				}
 				return
 			}
 			records++
-			if k := string(rec.Key); !keys[k] {
-				keys[k] = true
+			if k := string(rec.Key); !keys[k] && !dlqKeys[k] {
 				good--
 			}
+			keys[string(rec.Key)] = true
 		})
 		if good == 0 && took == 0 {
 			took, fromAPI = time.Since(start), time.Since(api.time())
@@ -266,8 +272,8 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			"  the CPU profile's samples labelled bench=enrich-member are the members' alone)\n",
 			float64((cpu1-cpu0).Microseconds())/float64(records), records)
 	}
-	if n := len(dlqAt) - r.Poison; n > 0 {
-		errs = append(errs, fmt.Errorf("%d good leads went to the DLQ", n))
+	if goodInDLQ > 0 {
+		errs = append(errs, fmt.Errorf("%d good leads went to the DLQ", goodInDLQ))
 	}
 	for k := range poison {
 		if keys[k] {

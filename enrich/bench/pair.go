@@ -4,26 +4,59 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 )
 
-// DoCompared runs r exactly-once, then again at-least-once on fresh topics,
-// and prints the cost of exactly-once: the ratio of the two rates, measured
-// in the same run. A non-empty profile is the prefix of each run's CPU
-// profile (PREFIX.<name>.pprof and PREFIX.<name>-at-least-once.pprof).
-func (r Run) DoCompared(ctx context.Context, brokers []string, profile string, w io.Writer) error {
-	r.CPUProfile = ProfileFile(profile, r.Name)
-	eos, err := r.Do(ctx, brokers, w)
-	if err != nil {
-		return fmt.Errorf("bench enrich %s: %w", r.Name, err)
+// DoCompared runs r exactly-once and at-least-once, each on fresh topics,
+// rounds times, and prints the cost of exactly-once: the ratio of the two
+// rates, measured in the same run. A round runs both modes back to back,
+// and which goes first alternates, so that a machine growing busier or
+// quieter weighs on both alike; with more than one round it prints each
+// round's ratio and their median. A non-empty profile is the prefix of the
+// first round's CPU profiles (PREFIX.<name>.pprof and
+// PREFIX.<name>-at-least-once.pprof).
+func (r Run) DoCompared(ctx context.Context, brokers []string, rounds int, profile string, w io.Writer) error {
+	var ratios []float64
+	for i := range max(rounds, 1) {
+		var eos, alo Result
+		for _, atLeastOnce := range [][]bool{{false, true}, {true, false}}[i%2] {
+			r := r
+			r.AtLeastOnce = atLeastOnce
+			name, mode := r.Name, "exactly-once"
+			if atLeastOnce {
+				name, mode = r.Name+"-at-least-once", "at-least-once"
+			}
+			if i == 0 {
+				r.CPUProfile = ProfileFile(profile, name)
+			}
+			res, err := r.Do(ctx, brokers, w)
+			if err != nil {
+				return fmt.Errorf("bench enrich %s %s: %w", r.Name, mode, err)
+			}
+			if atLeastOnce {
+				alo = res
+			} else {
+				eos = res
+			}
+		}
+		ratios = append(ratios, eos.Rate/alo.Rate)
+		fmt.Fprintf(w, "  exactly-once / at-least-once: %.2fx the events/s\n", eos.Rate/alo.Rate)
 	}
-	r.AtLeastOnce = true
-	r.CPUProfile = ProfileFile(profile, r.Name+"-at-least-once")
-	alo, err := r.Do(ctx, brokers, w)
-	if err != nil {
-		return fmt.Errorf("bench enrich %s at-least-once: %w", r.Name, err)
+	if len(ratios) > 1 {
+		sorted := slices.Sorted(slices.Values(ratios))
+		fmt.Fprintf(w, "\nexactly-once / at-least-once over %d rounds (alternating which runs first): median %.2fx, range %.2f-%.2fx\n",
+			len(ratios), median(sorted), sorted[0], sorted[len(sorted)-1])
 	}
-	fmt.Fprintf(w, "  exactly-once / at-least-once: %.2fx the events/s\n", eos.Rate/alo.Rate)
 	return nil
+}
+
+// median of sorted values.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // DoPoison runs issue 7's poison scenario with one member: r's backlog
