@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // CheckLead reports, without encoding l, what ValidateLead reports for l's
@@ -109,10 +108,37 @@ func isDateTime(s string) bool {
 	if len(s) < 20 || (s[10] != 't' && s[10] != 'T') {
 		return false
 	}
-	if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+	return isFullDate(s[:10]) && isTime(s[11:])
+}
+
+// isFullDate is RFC 3339's full-date: YYYY-MM-DD, a day its month has
+// (February 29 in leap years only). Written out, as time.Parse's layout
+// match cost as much as the rest of the date-time check.
+func isFullDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return false
 	}
-	return isTime(s[11:])
+	y, m, d := decimal(s[:4]), decimal(s[5:7]), decimal(s[8:])
+	if y < 0 || m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return d <= days
+}
+
+// decimal is the value of a string of ASCII digits, or -1.
+func decimal(s string) int {
+	n := 0
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
 
 // isTime is RFC 3339's full-time, with the same reading as isDateTime.
