@@ -109,7 +109,11 @@ func TestPoisonDoesNotStall(t *testing.T) {
 	for _, id := range bad {
 		calls += h.api.Stats().ByLead[id]
 	}
-	if retried := len(h.readAll(ctx, h.retry, 1, time.Second)); retried > 2*calls {
+	// A retry partition resumes when its first record is due; records
+	// behind it that are not yet due are read with it and written again,
+	// once or twice each. Under load (a busy machine, -race) that reached
+	// 2.1x once; the bug this guards against wrote 68x.
+	if retried := len(h.readAll(ctx, h.retry, 1, time.Second)); retried > 3*calls {
 		t.Errorf("%d retry records for %d API calls of the poison leads: records waiting out a backoff were written again and again", retried, calls)
 	}
 	t.Logf("poison: %d API calls, good leads: %d records", calls, good)
