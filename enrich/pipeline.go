@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -54,6 +56,36 @@ var plausibleLeadID = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
 
 func validLeadID(id string) bool {
 	return id != "." && id != ".." && plausibleLeadID.MatchString(id)
+}
+
+// dispatchFetches dispatches the records of fetches into the open
+// transaction and returns parts with the partitions they came from added.
+func (e *Enricher) dispatchFetches(fetches kgo.Fetches, parts []*partition) []*partition {
+	defer e.notePeak()
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		part := e.partitionOf(fp.Topic, fp.Partition)
+		if part == nil || len(fp.Records) == 0 {
+			return
+		}
+		if !slices.Contains(parts, part) {
+			parts = append(parts, part)
+		}
+		for _, r := range fp.Records {
+			e.dispatch(part, r)
+		}
+		if fp.Topic == e.cfg.RetryTopic {
+			e.rpause.polled(fp.Partition, fp.Records[len(fp.Records)-1].Offset)
+		}
+	})
+	return parts
+}
+
+func (e *Enricher) logFetchErrors(fetches kgo.Fetches) {
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+		}
+	})
 }
 
 // dispatch classifies a polled record and queues its work.

@@ -2,43 +2,10 @@ package enrich
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
 )
-
-// dispatchFetches dispatches the records of fetches into the open
-// transaction and returns parts with the partitions they came from added.
-func (e *Enricher) dispatchFetches(fetches kgo.Fetches, parts []*partition) []*partition {
-	defer e.notePeak()
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		part := e.partitionOf(fp.Topic, fp.Partition)
-		if part == nil || len(fp.Records) == 0 {
-			return
-		}
-		if !slices.Contains(parts, part) {
-			parts = append(parts, part)
-		}
-		for _, r := range fp.Records {
-			e.dispatch(part, r)
-		}
-		if fp.Topic == e.cfg.RetryTopic {
-			e.rpause.polled(fp.Partition, fp.Records[len(fp.Records)-1].Offset)
-		}
-	})
-	return parts
-}
-
-func (e *Enricher) logFetchErrors(fetches kgo.Fetches) {
-	fetches.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			e.log.Warn("fetch", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-		}
-	})
-}
 
 // txnFill lets records that arrive early in a transaction join it.
 //
