@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 
 	"go.uber.org/zap"
 
@@ -98,4 +99,10 @@ func setup(path string, getenv func(string) string, n need) (config.Config, *zap
 	}
 	logger, err := wire.NewLogger(cfg.Log.Level)
 	return cfg, logger, err
+}
+
+// httpURL parses s as an absolute http(s) URL: what every URL flag takes.
+func httpURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/wire"
@@ -30,8 +29,8 @@ func runProbe(ctx context.Context, args []string, _ func(string) string, stdout 
 	if *timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
-	u, err := url.Parse(pos[0])
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, ok := httpURL(pos[0])
+	if !ok {
 		return usagef("probe: %q is not an http(s) URL", pos[0])
 	}
 	status, err := wire.Probe(ctx, u, *timeout)

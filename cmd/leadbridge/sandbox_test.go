@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leadbridge/leadbridge/cmd/wire"
 )
 
 var sandboxBase = regexp.MustCompile(`sandbox on (http://127\.0\.0\.1:\d+)`)
@@ -129,8 +131,8 @@ func TestSandboxAuroraServesAndFires(t *testing.T) {
 	// 1000x compression: the first retry waits 30ms instead of 30s
 	base, out := startSandbox(t, nil, "--retry-compression", "1000")
 	for _, want := range []string{"any non-empty bearer token", "retried after 30ms, 300ms, 1.8s, 10.8s, 1m12s",
-		"curl -sS -X POST '" + base + "/tenants/" + sandboxDemoTenant + "/webhooks'",
-		`"url_template":"http://127.0.0.1:8080/webhooks/aurora/` + sandboxDemoTenant + `/lead_created?lead_id=<LEAD_ID>&source=<SOURCE>"`,
+		"curl -sS -X POST '" + base + "/tenants/" + wire.SandboxDemoTenant + "/webhooks'",
+		`"url_template":"http://127.0.0.1:8080/webhooks/aurora/` + wire.SandboxDemoTenant + `/lead_created?lead_id=<LEAD_ID>&source=<SOURCE>"`,
 		`"header_auth_key":"X-Aurora-Webhook-Token"`, "fires lead_created"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("start message lacks %q:\n%s", want, out.String())
