@@ -4,11 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -66,31 +63,15 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	var problems []error
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
-	base, err := url.Parse(*baseURL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		bad("--url %q is not an http(s) URL", *baseURL)
-	}
-	if *n < 1 {
-		bad("-n must be at least 1")
-	}
-	if *concurrency < 1 {
-		bad("--concurrency must be at least 1")
-	}
-	if *timeout <= 0 {
-		bad("--timeout must be positive")
-	}
+	load := simulate.Load{URL: *baseURL, N: *n, Concurrency: *concurrency, Rate: float64(rate), Timeout: *timeout}
+	problems := []error{load.Check()}
 	if *pathStyle != "path" && *pathStyle != "static" {
-		bad("--path-style must be path or static")
+		problems = append(problems, errors.New("--path-style must be path or static"))
 	}
 	sim := &simulate.Simulator{Provider: *provider, Event: *event, Attrs: attrs, SameLead: *sameLead,
 		Static: *pathStyle == "static"}
-	if err := sim.Check(); err != nil {
-		problems = append(problems, err)
-	}
-	if len(problems) > 0 {
-		return usageError{errors.Join(problems...)}
+	if err := errors.Join(append(problems, sim.Check())...); err != nil {
+		return usageError{err}
 	}
 	creds := simulate.Creds{
 		Token:     schema.Secret(cmp.Or(*token, getenv(simulate.EnvToken))),
@@ -111,28 +92,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return usageError{err}
 	}
 	sim.Prepare()
-	base.Path = strings.TrimRight(base.Path, "/")
-	target := base.String()
-
-	client := simulate.NewClient(*concurrency, *timeout)
-	defer client.CloseIdleConnections()
-	if *n == 1 {
-		return sim.SendOne(ctx, client, target, stdout)
-	}
-	next := func(i int) (*http.Request, error) {
-		d, err := sim.Delivery(i)
-		if err != nil {
-			return nil, err
-		}
-		return d.Request(ctx, target)
-	}
-	res := simulate.Generate(ctx, client, *n, *concurrency, float64(rate), next)
-	what := fmt.Sprintf("%s %s", sim.Provider, sim.Event)
-	res.Print(stdout, what, target, *concurrency, float64(rate))
-	if ok := res.Status[http.StatusOK]; ok != res.Requests || res.Requests != *n {
-		return fmt.Errorf("%d of %d deliveries were not answered 200", *n-ok, *n)
-	}
-	return nil
+	return sim.Run(ctx, load, stdout)
 }
 
 // attrFlag collects repeated key=value flags.
