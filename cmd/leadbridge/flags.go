@@ -35,6 +35,12 @@ func newFlags(name, summary string, stdout io.Writer) *flags {
 	}}
 }
 
+// isSet reports whether the command line gave flag name.
+func (f *flags) isSet(name string) (set bool) {
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
 // parseFlags parses args; helped means --help was printed and the command
 // should return nil. Positional arguments are refused.
 func parseFlags(fs *flags, args []string) (helped bool, err error) {

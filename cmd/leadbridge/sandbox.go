@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"strings"
 
@@ -44,8 +43,6 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 	if helped, err := parseFlags(fs, args[1:]); helped || err != nil {
 		return err
 	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	switch {
 	case *compression < 1:
 		return usagef("--retry-compression must be at least 1")
@@ -64,7 +61,7 @@ func runSandbox(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	tokens := wire.SandboxTokens(cfg)
-	if !explicit["any-token"] {
+	if !fs.isSet("any-token") {
 		*anyToken = len(tokens) == 0
 	}
 	if !*anyToken && len(tokens) == 0 {

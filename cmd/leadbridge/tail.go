@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
-	"github.com/leadbridge/leadbridge/cmd/topics"
 	"github.com/leadbridge/leadbridge/cmd/wire"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -49,9 +44,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 	case *idle < 0:
 		return usagef("--timeout must not be negative")
 	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if *fromEnd && explicit["from-beginning"] && *fromBeginning {
+	if *fromEnd && fs.isSet("from-beginning") && *fromBeginning {
 		return usagef("give --from-beginning or --from-end, not both")
 	}
 	start := kgo.NewOffset().AtStart()
@@ -63,7 +56,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	topic := tailTopic(cfg, pos[0])
+	topic := cfg.Topics.Resolve(pos[0])
 	if !config.ValidTopic(topic) {
 		return usagef("%q is not a valid topic name", topic)
 	}
@@ -72,42 +65,5 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer logger.Sync() //nolint:errcheck // nothing useful to do with a failed sync of stderr
-	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "tail")
-	if err != nil {
-		return err
-	}
-	client, err := kgo.NewClient(append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))...)
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	defer client.Close()
-
-	// A direct consumer of a missing topic waits for it forever, quietly:
-	// say so at once instead.
-	mctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	found, err := kadm.NewClient(client).ListTopics(mctx, topic)
-	switch {
-	case ctx.Err() != nil:
-		return nil
-	case err != nil:
-		return fmt.Errorf("look up topic %s on %s: %w", topic, strings.Join(cfg.Kafka.Brokers, ","), err)
-	case !found.Has(topic) || found[topic].Err != nil:
-		return fmt.Errorf("topic %s does not exist on %s (raw, leads and dlq stand for %s, %s and %s)",
-			topic, strings.Join(cfg.Kafka.Brokers, ","), cfg.Topics.Raw, cfg.Topics.Leads, cfg.Topics.DLQ)
-	}
-	return topics.Tail(ctx, client, stdout, *limit, *idle)
-}
-
-// tailTopic maps the aliases raw, leads and dlq to the configured topic names.
-func tailTopic(cfg config.Config, name string) string {
-	switch name {
-	case "raw":
-		return cfg.Topics.Raw
-	case "leads":
-		return cfg.Topics.Leads
-	case "dlq":
-		return cfg.Topics.DLQ
-	}
-	return name
+	return wire.Tail(ctx, cfg, topic, start, *limit, *idle, stdout, logger)
 }

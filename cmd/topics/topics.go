@@ -40,6 +40,20 @@ func Defaults() Config {
 		RawRetention: 7 * 24 * time.Hour, DLQRetention: 30 * 24 * time.Hour}
 }
 
+// Resolve maps the aliases raw, leads and dlq to the configured topic
+// names; any other name is itself.
+func (c Config) Resolve(name string) string {
+	switch name {
+	case "raw":
+		return c.Raw
+	case "leads":
+		return c.Leads
+	case "dlq":
+		return c.DLQ
+	}
+	return name
+}
+
 // Spec is one topic leadbridge owns and the settings it needs.
 type Spec struct {
 	Role    string // raw, leads, dlq, erasures, state or retry
