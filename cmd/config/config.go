@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/topics"
@@ -142,6 +143,18 @@ type Log struct {
 	// slower than Slow) or all.
 	Access string        `yaml:"access"`
 	Slow   time.Duration `yaml:"slow"` // default ingest.DefaultSlowRequest
+}
+
+// Knows reports whether owner is a configured Aurora tenant (provider
+// aurora) or LeadPro account (provider leadpro).
+func (c Config) Knows(provider, owner string) bool {
+	switch provider {
+	case schema.ProviderAurora:
+		return slices.ContainsFunc(c.Aurora.Tenants, func(t Tenant) bool { return t.ID == owner })
+	case schema.ProviderLeadPro:
+		return slices.ContainsFunc(c.LeadPro.Accounts, func(a Account) bool { return a.ID == owner })
+	}
+	return false
 }
 
 // DefaultMaxConnections bounds ingest's connections when http.max_connections

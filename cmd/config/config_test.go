@@ -217,3 +217,27 @@ func TestConfigErrorsCarryNoSecrets(t *testing.T) {
 		t.Fatalf("error leaks a secret: %v", err)
 	}
 }
+
+func TestKnows(t *testing.T) {
+	c := Default()
+	c.Aurora.Tenants = []Tenant{{ID: "t1"}}
+	c.LeadPro.Accounts = []Account{{ID: "9999"}}
+	tests := map[string]struct {
+		provider, owner string
+		want            bool
+	}{
+		"aurora tenant":            {"aurora", "t1", true},
+		"leadpro account":          {"leadpro", "9999", true},
+		"unknown tenant":           {"aurora", "t2", false},
+		"account as aurora tenant": {"aurora", "9999", false},
+		"tenant as leadpro":        {"leadpro", "t1", false},
+		"unknown provider":         {"other", "t1", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := c.Knows(tc.provider, tc.owner); got != tc.want {
+				t.Fatalf("Knows(%q, %q) = %v, want %v", tc.provider, tc.owner, got, tc.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/aurora/subscription"
 )
 
@@ -51,7 +52,7 @@ func runSubscriptionsSync(ctx context.Context, args []string, getenv func(string
 	if err != nil {
 		return usageError{err}
 	}
-	rep, err := subscription.Sync(ctx, client, subscriptionTenants(cfg), opts)
+	rep, err := subscription.Sync(ctx, client, wire.SubscriptionTenants(cfg), opts)
 	rep.WriteText(stdout)
 	return err
 }
@@ -78,26 +79,7 @@ func runSubscriptionsList(ctx context.Context, args []string, getenv func(string
 	if err != nil {
 		return usageError{err}
 	}
-	lists, err := subscription.List(ctx, client, subscriptionTenants(cfg), opts)
+	lists, err := subscription.List(ctx, client, wire.SubscriptionTenants(cfg), opts)
 	subscription.WriteList(stdout, lists)
 	return err
-}
-
-// subscriptionTenants takes each tenant's API token and first webhook
-// credential: the one Aurora is told to send.
-func subscriptionTenants(cfg config.Config) []subscription.Tenant {
-	var out []subscription.Tenant
-	for _, t := range cfg.Aurora.Tenants {
-		st := subscription.Tenant{ID: t.ID, APIToken: t.APIToken, HeaderKey: t.WebhookAuth.Header}
-		if b := t.WebhookAuth.Basic; b != nil {
-			st.BasicUsername = b.Username
-			if len(b.Passwords) > 0 {
-				st.BasicPassword = b.Passwords[0]
-			}
-		} else if len(t.WebhookAuth.Tokens) > 0 {
-			st.HeaderValue = t.WebhookAuth.Tokens[0]
-		}
-		out = append(out, st)
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 
-	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/operate"
 )
@@ -46,13 +45,8 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: operateTopics(cfg),
+	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
 		Reasons: reasons, Keys: keys, Since: since.t, Until: until.t, DryRun: *dry, Logger: logger})
 	rep.WriteText(stdout)
 	return err
-}
-
-// operateTopics are the configured topic names the operator commands use.
-func operateTopics(cfg config.Config) operate.Topics {
-	return operate.Topics{Raw: cfg.Topics.Raw, Leads: cfg.Topics.Leads, DLQ: cfg.Topics.DLQ, Retry: cfg.Topics.Retry, Erasures: cfg.Topics.Erasures}
 }

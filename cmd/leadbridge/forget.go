@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
-	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/operate"
-	"github.com/leadbridge/leadbridge/schema"
 )
 
 const forgetSummary = `GDPR erasure of leads, by lead key (aurora:<tenant>:<lead id>,
@@ -56,8 +53,8 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	rep, err := operate.Forget(ctx, keys, operate.ForgetOptions{Kafka: opts, Topics: operateTopics(cfg),
-		Unforget: *unforget, Known: knownOwner(cfg)})
+	rep, err := operate.Forget(ctx, keys, operate.ForgetOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
+		Unforget: *unforget, Known: cfg.Knows})
 	rep.WriteText(stdout)
 	if err != nil {
 		return err
@@ -66,17 +63,4 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("%d of %d key(s) failed", len(rep.Problems), len(keys))
 	}
 	return nil
-}
-
-// knownOwner accepts the keys of configured tenants and accounts.
-func knownOwner(cfg config.Config) func(provider, owner string) bool {
-	return func(provider, owner string) bool {
-		switch provider {
-		case schema.ProviderAurora:
-			return slices.ContainsFunc(cfg.Aurora.Tenants, func(t config.Tenant) bool { return t.ID == owner })
-		case schema.ProviderLeadPro:
-			return slices.ContainsFunc(cfg.LeadPro.Accounts, func(a config.Account) bool { return a.ID == owner })
-		}
-		return false
-	}
 }

@@ -51,7 +51,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	rep, err := operate.Replay(ctx, operate.ReplayOptions{Kafka: opts, Topics: operateTopics(cfg),
+	rep, err := operate.Replay(ctx, operate.ReplayOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
 		Since: since.t, Until: until.t, Source: source, DryRun: *dry})
 	rep.WriteText(stdout)
 	return err

@@ -36,7 +36,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	st, err := operate.ReadStatus(ctx, operate.StatusOptions{Kafka: opts, Group: cfg.Enrich.GroupID,
-		Topics: operateTopics(cfg), DLQScan: *scan, MaxLag: *maxLag})
+		Topics: wire.OperateTopics(cfg), DLQScan: *scan, MaxLag: *maxLag})
 	if err != nil {
 		return err
 	}
