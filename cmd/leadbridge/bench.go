@@ -3,10 +3,10 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -15,7 +15,6 @@ import (
 	"github.com/leadbridge/leadbridge/cmd/config"
 	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/ingest/bench"
-	"github.com/leadbridge/leadbridge/schema"
 )
 
 const benchSummary = `Measure ingest's throughput, latency, CPU and memory on a real Kafka broker,
@@ -108,49 +107,20 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	var problems []error
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
-	if *duration < 100*time.Millisecond {
-		bad("--duration must be at least 100ms")
-	}
-	if *warmup < 0 {
-		bad("--warmup must not be negative")
-	}
-	if *concurrency < 1 {
-		bad("--concurrency must be at least 1")
-	}
-	if *rounds < 1 {
-		bad("--rounds must be at least 1")
-	}
-	if *brokerPID < 0 {
-		bad("--broker-pid must not be negative")
-	}
-	if *partitions < 1 || *partitions > 1000 {
-		bad("--partitions must be between 1 and 1000")
-	}
 	provs := config.SplitList(*providers)
-	for _, p := range provs {
-		if p != schema.ProviderAurora && p != schema.ProviderLeadPro {
-			bad("--provider: %q is not aurora or leadpro", p)
-		}
-	}
-	if len(provs) == 0 {
-		bad("--provider: name at least one of aurora, leadpro")
-	}
-	cfg := bench.Config(config.SplitList(*brokers), int32(*partitions))
-	if err := cfg.Validate(config.Need{Webhooks: true}); err != nil {
-		problems = append(problems, err)
-	}
-	if len(problems) > 0 {
-		return usageError{errors.Join(problems...)}
+	// Clamped, so that a --partitions past int32 still fails Check.
+	cfg := bench.Config(config.SplitList(*brokers), int32(min(max(*partitions, 0), math.MaxInt32)))
+	b := &bench.Ingest{Cfg: cfg, Args: []string{"bench", "serve"}, Duration: *duration, Warmup: *warmup,
+		Concurrency: *concurrency, Rounds: *rounds, BrokerPID: *brokerPID, CPUProfile: *cpuprofile, Baseline: *baseline,
+		Out: stdout, Logger: bench.Logger()}
+	if err := b.Check(provs); err != nil {
+		return usageError{err}
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench ingest: this binary, to run the servers: %w", err)
 	}
-	b := &bench.Ingest{Cfg: cfg, Exe: exe, Args: []string{"bench", "serve"}, Duration: *duration, Warmup: *warmup,
-		Concurrency: *concurrency, Rounds: *rounds, BrokerPID: *brokerPID, CPUProfile: *cpuprofile, Baseline: *baseline,
-		Out: stdout, Logger: bench.Logger()}
+	b.Exe = exe
 	return b.Run(ctx, provs)
 }
 
