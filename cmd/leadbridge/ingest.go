@@ -25,17 +25,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{err}
 	}
 	defer stopTracing(context.WithoutCancel(ctx)) //nolint:errcheck // best effort at exit
-	addrs := []string{cfg.HTTP.Addr}
-	if cfg.HTTP.AdminAddr != "" {
-		addrs = append(addrs, cfg.HTTP.AdminAddr)
-	}
-	lns, err := wire.ListenAll(addrs...)
+	l, err := wire.ListenIngest(cfg)
 	if err != nil {
 		return err
-	}
-	l := wire.IngestListeners{Public: lns[0]}
-	if len(lns) > 1 {
-		l.Admin = lns[1]
 	}
 	return wire.Ingest(ctx, cfg, l, logger)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/leadbridge/leadbridge/cmd/config"
 )
 
 // Listen opens addr; a port already in use is a clear error.
@@ -36,6 +38,24 @@ func ListenAll(addrs ...string) ([]net.Listener, error) {
 		lns = append(lns, ln)
 	}
 	return lns, nil
+}
+
+// ListenIngest opens ingest's listeners: http.addr, and http.admin_addr
+// when set; both or none.
+func ListenIngest(cfg config.Config) (IngestListeners, error) {
+	addrs := []string{cfg.HTTP.Addr}
+	if cfg.HTTP.AdminAddr != "" {
+		addrs = append(addrs, cfg.HTTP.AdminAddr)
+	}
+	lns, err := ListenAll(addrs...)
+	if err != nil {
+		return IngestListeners{}, err
+	}
+	l := IngestListeners{Public: lns[0]}
+	if len(lns) > 1 {
+		l.Admin = lns[1]
+	}
+	return l, nil
 }
 
 // Serve serves srv on ln until ctx ends, then shuts it down: no new
