@@ -5,8 +5,10 @@
 // This package only wires: main calls run(ctx, args, getenv, stdout), which
 // looks the command up in one table (main.go); each command is a short file
 // that parses its flags, loads the configuration (cmd/config) and calls a
-// package: cmd/wire runs ingest and enrich, cmd/topics creates the topics,
-// cmd/dev is the dev stack. The preamble every command shares (flags,
-// configuration, logger) is in flags.go. Adding a command is a file with its
+// package: cmd/wire runs ingest, enrich, the sandbox and the tail consumer,
+// cmd/topics creates the topics, cmd/dev is the dev stack, and each tool's
+// package checks its own settings (simulate.Load.Check, bench Ingest.Check).
+// The preamble every command shares (flags, configuration, logger, the
+// http(s) URL check) is in flags.go. Adding a command is a file with its
 // run function and one line in the table.
 package main

@@ -3,7 +3,7 @@
 // them, reports drift of existing ones, and waits until a topic's partitions
 // have leaders. `leadbridge topics create`, the dev stack, the benchmarks and
 // deploy/kafkatest use it. tail.go prints a topic's records for a human
-// (`leadbridge tail`).
+// (`leadbridge tail`; [Config.Resolve] maps its raw, leads and dlq aliases).
 //
 // It owns the topics part of the configuration ([Config], [Defaults]),
 // which cmd/config embeds. It is a package of its own rather than part of

@@ -7,4 +7,5 @@
 // from /proc; the simulator's load generator (ingest/simulate) drives them in
 // alternating rounds from the parent, which also reads the broker's CPU time.
 // It reports ratios against those same-run references, never absolute timings.
+// Ingest.Check refuses a run's settings as the command's flags name them.
 package bench
