@@ -37,11 +37,7 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 	if !since.t.IsZero() && !until.t.IsZero() && !until.t.After(since.t) {
 		return usagef("--until must be after --since (run 'leadbridge dlq redrive --help')")
 	}
-	cfg, logger, err := setup(*path, getenv, need{})
-	if err != nil {
-		return err
-	}
-	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "redrive")
+	cfg, opts, logger, err := setupKafka(*path, getenv, "redrive")
 	if err != nil {
 		return err
 	}

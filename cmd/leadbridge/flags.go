@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
@@ -105,6 +106,17 @@ func setup(path string, getenv func(string) string, n need) (config.Config, *zap
 	}
 	logger, err := wire.NewLogger(cfg.Log.Level)
 	return cfg, logger, err
+}
+
+// setupKafka is the operator commands' preamble: setup, then the franz-go
+// options of a client in role.
+func setupKafka(path string, getenv func(string) string, role string) (config.Config, []kgo.Opt, *zap.Logger, error) {
+	cfg, logger, err := setup(path, getenv, need{})
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, role)
+	return cfg, opts, logger, err
 }
 
 // httpURL parses s as an absolute http(s) URL: what every URL flag takes.

@@ -45,11 +45,7 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 	if len(keys) == 0 {
 		return usagef("forget needs lead keys or --file (run 'leadbridge forget --help')")
 	}
-	cfg, logger, err := setup(*path, getenv, need{})
-	if err != nil {
-		return err
-	}
-	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "forget")
+	cfg, opts, _, err := setupKafka(*path, getenv, "forget")
 	if err != nil {
 		return err
 	}

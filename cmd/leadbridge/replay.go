@@ -43,11 +43,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	} else if *account != "" {
 		source = schema.LeadProSource(*account)
 	}
-	cfg, logger, err := setup(*path, getenv, need{})
-	if err != nil {
-		return err
-	}
-	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "replay")
+	cfg, opts, _, err := setupKafka(*path, getenv, "replay")
 	if err != nil {
 		return err
 	}

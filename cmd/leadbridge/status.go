@@ -27,11 +27,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if *scan < 1 || *maxLag < -1 {
 		return usagef("--dlq-scan must be at least 1 and --max-lag at least -1 (run 'leadbridge status --help')")
 	}
-	cfg, logger, err := setup(*path, getenv, need{})
-	if err != nil {
-		return err
-	}
-	opts, err := wire.KafkaOpts(cfg.Kafka, logger, nil, "status")
+	cfg, opts, _, err := setupKafka(*path, getenv, "status")
 	if err != nil {
 		return err
 	}
