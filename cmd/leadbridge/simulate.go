@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -73,13 +72,8 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	if err := errors.Join(append(problems, sim.Check())...); err != nil {
 		return usageError{err}
 	}
-	creds := simulate.Creds{
-		Token:     schema.Secret(cmp.Or(*token, getenv(simulate.EnvToken))),
-		Header:    *header,
-		BasicUser: *basicUser,
-		BasicPass: schema.Secret(cmp.Or(*basicPass, getenv(simulate.EnvPassword))),
-		Secret:    schema.Secret(cmp.Or(*secret, getenv(simulate.EnvSecret))),
-	}
+	creds := simulate.Creds{Token: schema.Secret(*token), Header: *header, BasicUser: *basicUser,
+		BasicPass: schema.Secret(*basicPass), Secret: schema.Secret(*secret)}.OrEnv(getenv)
 	var cfg *config.Config
 	if sim.WantsConfig(creds, *tenant, *account, *path != "", getenv) {
 		c, err := loadValid(*path, getenv, need{webhooks: true})

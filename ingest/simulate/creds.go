@@ -22,6 +22,15 @@ type Creds struct {
 	Header, BasicUser        string
 }
 
+// OrEnv fills the secrets c leaves empty from the LEADBRIDGE_SIM_*
+// variables: a flag wins over the environment.
+func (c Creds) OrEnv(getenv func(string) string) Creds {
+	c.Token = cmp.Or(c.Token, schema.Secret(getenv(EnvToken)))
+	c.BasicPass = cmp.Or(c.BasicPass, schema.Secret(getenv(EnvPassword)))
+	c.Secret = cmp.Or(c.Secret, schema.Secret(getenv(EnvSecret)))
+	return c
+}
+
 // AuroraComplete reports whether the flags alone authenticate an Aurora delivery.
 func (c Creds) AuroraComplete() bool {
 	if c.BasicUser != "" {
