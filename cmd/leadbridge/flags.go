@@ -119,7 +119,8 @@ func setupKafka(path string, getenv func(string) string, role string) (config.Co
 	return cfg, opts, logger, err
 }
 
-// httpURL parses s as an absolute http(s) URL: what every URL flag takes.
+// httpURL parses s as an absolute http(s) URL, as probe and sandbox take
+// them (simulate.Load.Check checks --url the same way).
 func httpURL(s string) (*url.URL, bool) {
 	u, err := url.Parse(s)
 	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
