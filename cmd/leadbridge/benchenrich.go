@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -56,38 +55,11 @@ func runBenchEnrich(ctx context.Context, args []string, getenv func(string) stri
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	if *events < 1 || *members < 1 || *tenants < 1 || *rpm < 1 || *quotaLeads < 1 || *inflight < 1 || *poison < 1 || *retryFor <= 0 || *rounds < 1 {
-		return usagef("--events, --members, --tenants, --rpm, --quota-leads, --max-in-flight, --poison, --retry-for and --rounds must be positive")
+	plan := enrichbench.Plan{Scenarios: config.SplitList(*scenario), Events: *events, Members: *members, InFlight: *inflight,
+		Latency: *latency, LatencyLeads: *latLeads, Compare: *compare, Rounds: *rounds,
+		RPM: *rpm, Tenants: *tenants, QuotaLeads: *quotaLeads, Poison: *poison, RetryFor: *retryFor, CPUProfile: *cpuprofile}
+	if err := plan.Check(); err != nil {
+		return usageError{err}
 	}
-	for _, sc := range config.SplitList(*scenario) {
-		var r enrichbench.Run
-		switch sc {
-		case "latency":
-			r = enrichbench.Run{Name: "latency", Tenants: 10, Leads: cmp.Or(*latLeads, *events), RPM: 1_000_000, Latency: *latency}
-			r.Bound = float64(*members**inflight) / latency.Seconds()
-		case "quota":
-			r = enrichbench.Run{Name: "quota", Tenants: *tenants, Leads: *quotaLeads, RPM: *rpm, Limit: true}
-		case "poison":
-			r = enrichbench.Run{Name: "poison", Tenants: 10, Leads: *events, RPM: 1_000_000, Latency: *latency, RetryFor: *retryFor}
-		default:
-			return usagef("--scenario: %q is not latency, quota or poison", sc)
-		}
-		r.Events, r.Members, r.InFlight = *events, *members, *inflight
-		var err error
-		switch {
-		case sc == "poison":
-			err = r.DoPoison(ctx, config.SplitList(*brokers), *poison, *cpuprofile, stdout)
-		case sc == "latency" && *compare:
-			err = r.DoCompared(ctx, config.SplitList(*brokers), *rounds, *cpuprofile, stdout)
-		default:
-			r.CPUProfile = enrichbench.ProfileFile(*cpuprofile, sc)
-			if _, err = r.Do(ctx, config.SplitList(*brokers), stdout); err != nil {
-				err = fmt.Errorf("bench enrich %s: %w", sc, err)
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return plan.Do(ctx, config.SplitList(*brokers), stdout)
 }
