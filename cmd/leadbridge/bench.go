@@ -52,7 +52,10 @@ of the rounds, from first request to last answer), p50 and p99 latency (from
 sending a request to having read its answer), the server process's CPU time
 (user+system, /proc/<pid>/stat) per 200 answer, and, with --broker-pid, the
 broker process's CPU time per 200 answer over the same rounds (for bare, which
-sends nothing, that is the broker's idle load). Then ingest's ratios against
+sends nothing, that is the broker's idle load). With --cpuprofile, each
+server's CPU per 200 split by part (request, response, net/http's background
+read, the handler, routing, kgo, scheduler, GC) from its rounds' profiles,
+and the profiles' share of the /proc figure. Then ingest's ratios against
 bare and naive, its peak RSS (VmHWM) beside theirs, and the records on each
 topic against the 200s (warmup included; fewer records would be a lost
 acknowledged event). Everything shares this machine's CPUs: the numbers
@@ -103,7 +106,7 @@ func runBenchIngest(ctx context.Context, args []string, getenv func(string) stri
 	rounds := fs.Int("rounds", 3, "measured rounds per server and provider, alternating the servers")
 	brokerPID := fs.Int("broker-pid", 0, "the broker's process `id`, to report its CPU time per delivery (0: not measured)")
 	baseline := fs.String("baseline", "", "another leadbridge `binary` whose ingest runs beside this one's in the same rounds (before/after)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each measured round to `PREFIX`.<server>-<provider>.<round>.pprof")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each measured round to `PREFIX`.<server>-<provider>.<round>.pprof, and print each server's CPU per 200 by part")
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}

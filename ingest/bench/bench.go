@@ -280,6 +280,9 @@ func (b *Ingest) provider(ctx context.Context, provider string) error {
 	for _, row := range rows {
 		fmt.Fprintln(b.Out, machineLine(row))
 	}
+	if b.CPUProfile != "" {
+		return printParts(b.Out, b.CPUProfile, b.Rounds, rows)
+	}
 	return nil
 }
 
@@ -312,7 +315,7 @@ func deliveries(ctx context.Context, ds []simulate.Delivery, from int, base stri
 func (b *Ingest) measure(ctx context.Context, row *benchRow, round int, client *http.Client, next func(int) (*http.Request, error)) error {
 	c := b.children[row.server]
 	if b.CPUProfile != "" {
-		if err := c.do(fmt.Sprintf("profile %s.%s-%s.%d.pprof", b.CPUProfile, row.server, row.provider, round+1)); err != nil {
+		if err := c.do("profile " + profileFile(b.CPUProfile, row.server, row.provider, round+1)); err != nil {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 	}
