@@ -35,6 +35,7 @@ type Enricher struct {
 	sleeping  atomic.Int64
 	batchOver atomic.Pointer[chan struct{}]
 	rpause    *retryPause // retry partitions paused until their first record is due
+	calls     callTimes   // API calls' own times since the last transaction (exactly-once)
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client

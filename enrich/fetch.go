@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -57,13 +58,21 @@ func (e *Enricher) enrichAurora(items []*item) {
 			}
 			return // revoked or shutting down: the group re-processes it
 		}
-		body, err := e.call(traced(bctx, last.rec), last.tenant, token.Reveal(), last.leadID)
+		body, ran, err := e.call(traced(bctx, last.rec), last.tenant, token.Reveal(), last.leadID)
 		batchOver := bctx.Err() != nil
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		if batchOver && err != nil {
+			if ran < e.cfg.BatchFor/2 {
+				// The batch, not the API, cut this call: it started late in
+				// the batch. The lead tries again from the retry topic, and
+				// the call does not count as a failed attempt.
+				e.toRetry(items, attempt-1, first, e.cfg.Now())
+				return
+			}
+			// It had over half of BatchFor: an API this slow is failing.
 			err = &FetchError{Kind: ErrUnavailable, Err: fmt.Errorf("the batch ended during the call: %w", err)}
 		}
 		now := e.cfg.Now()
@@ -193,11 +202,12 @@ func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, toke
 }
 
 // call is one Retrieve Lead call under the in-flight bound and the timeout.
-func (e *Enricher) call(ctx context.Context, tenant, token, leadID string) ([]byte, error) {
+// ran is the call's own time, without the wait for a slot.
+func (e *Enricher) call(ctx context.Context, tenant, token, leadID string) (body []byte, ran time.Duration, err error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	}
 	defer func() { <-e.sem }()
 	e.m.inflight.Inc()
@@ -205,9 +215,25 @@ func (e *Enricher) call(ctx context.Context, tenant, token, leadID string) ([]by
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
 	start := time.Now()
-	body, err := e.fetch.RetrieveLead(cctx, tenant, token, leadID)
+	body, err = e.fetch.RetrieveLead(cctx, tenant, token, leadID)
+	ran = time.Since(start)
 	status := statusLabel(statusOf(err))
 	e.m.apiCalls.WithLabelValues(status).Inc()
-	e.m.apiTime.WithLabelValues(status).Observe(time.Since(start).Seconds())
-	return body, err
+	e.m.apiTime.WithLabelValues(status).Observe(ran.Seconds())
+	e.calls.add(ran)
+	return body, ran, err
+}
+
+// callTimes sums the API calls' own times, for the transaction sizer.
+type callTimes struct{ n, total atomic.Int64 }
+
+func (c *callTimes) add(d time.Duration) { c.n.Add(1); c.total.Add(int64(d)) }
+
+// take returns the mean call time since the last take, 0 if none.
+func (c *callTimes) take() time.Duration {
+	n, total := c.n.Swap(0), c.total.Swap(0)
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(total / n)
 }

@@ -258,6 +258,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		var complete bool
 		parts, complete = e.waitBatch(ctx, parts, over, fill)
 		took = time.Since(began)
+		size.observeCalls(e.calls.take())
 		size.observe(fill.polled, asked, took)
 		how := kgo.TryCommit
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {

@@ -20,8 +20,15 @@ import "time"
 // transaction of 8.5 rounds takes as long as one of 9: its last half round
 // runs with half of MaxInFlight idle (measured with a 100 ms API: 2,172
 // records took 953 ms, where 2,304 would have taken about as long).
+//
+// A slow API lowers the floor: a transaction ends its calls at BatchFor, so
+// the floor's rounds, one after another, must fit in the target at the
+// calls' measured time (at 1.5 s a call, two rounds of 512 took 3 s and
+// BatchFor cut the second). It is then as many whole rounds as fit, at
+// least one.
 type txnSizer struct {
 	min, max int
+	floor    int // min, or less when a slow API fits fewer rounds
 	round    int
 	target   time.Duration
 	size     int
@@ -49,8 +56,18 @@ func newTxnSizer(maxInFlight, maxBatch int, batchFor time.Duration) *txnSizer {
 		s.max = maxBatch / s.round * s.round
 	}
 	s.min = min((minTxnRecords+s.round-1)/s.round*s.round, s.max)
-	s.size = s.min
+	s.floor, s.size = s.min, s.min
 	return s
+}
+
+// observeCalls learns the API's mean call time in the last transaction
+// (0: no calls) and sets the floor to the whole rounds that fit in the
+// target one after another; observe, next, applies it.
+func (s *txnSizer) observeCalls(mean time.Duration) {
+	if mean <= 0 {
+		return
+	}
+	s.floor = min(s.min, max(int(s.target/mean), 1)*s.round)
 }
 
 // next is how many records the next transaction polls at most.
@@ -66,5 +83,5 @@ func (s *txnSizer) observe(n, asked int, took time.Duration) {
 	}
 	want := float64(n) / took.Seconds() * s.target.Seconds()
 	rounds := int(want/float64(s.round) + 0.5)
-	s.size = min(max(rounds*s.round, s.min), s.size*maxGrowth, s.max)
+	s.size = min(max(rounds*s.round, s.floor), s.size*maxGrowth, s.max)
 }

@@ -75,3 +75,38 @@ func TestTxnSizer(t *testing.T) {
 		t.Fatalf("max_batch 50: first size %d, want 50", u.next())
 	}
 }
+
+// A slow API lowers the floor to the rounds that fit in the target (half of
+// BatchFor) one after another, at least one; a fast one leaves it.
+func TestTxnSizerFloorFollowsCallTime(t *testing.T) {
+	s := newTxnSizer(256, 5000, 2*time.Second) // target 1 s
+	s.observeCalls(100 * time.Millisecond)
+	s.observe(512, 512, 20*time.Second) // quota-bound: slow transactions of fast calls
+	if s.next() != 512 {
+		t.Fatalf("fast calls: size %d, want the floor 512", s.next())
+	}
+	// 1.5 s calls: 512 records (two rounds) took 3 s, and BatchFor cut the second.
+	s.observeCalls(1500 * time.Millisecond)
+	s.observe(512, 512, 3*time.Second)
+	if s.next() != 256 {
+		t.Fatalf("1.5 s calls: size %d, want one round (256)", s.next())
+	}
+	// 400 ms calls: two rounds fit in 1 s.
+	s.observeCalls(400 * time.Millisecond)
+	s.observe(256, 256, 10*time.Second)
+	if s.next() != 512 {
+		t.Fatalf("400 ms calls: size %d, want two rounds (512)", s.next())
+	}
+	// No calls (erasures, LeadPro): nothing learned.
+	s.observeCalls(0)
+	s.observe(512, 512, 10*time.Second)
+	if s.next() != 512 {
+		t.Fatalf("no calls: size %d, want 512", s.next())
+	}
+	// The floor never exceeds minTxnRecords' rounds.
+	s.observeCalls(time.Millisecond)
+	s.observe(512, 512, 10*time.Second)
+	if s.next() != 512 {
+		t.Fatalf("1 ms calls: size %d, want the floor 512", s.next())
+	}
+}
