@@ -124,6 +124,12 @@ type Enrich struct {
 	// transaction (exactly-once), lowered to MaxOutstanding when above it.
 	MaxOutstanding int `yaml:"max_outstanding"`
 	MaxBatch       int `yaml:"max_batch"`
+	// BatchFor bounds one transaction's work (exactly-once): an API call
+	// still running then is cut, and its lead leaves for the retry topic.
+	// An API slower than about half of it needs it raised, with
+	// TransactionTimeout at least twice it.
+	BatchFor           time.Duration `yaml:"batch_for"`
+	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
 	// LagInterval: how often a member measures leadbridge_enrich_consumer_lag at the brokers.
 	LagInterval time.Duration `yaml:"lag_interval"`
 	// ExactlyOnce: lead, DLQ, retry and state records commit with the raw
@@ -172,7 +178,8 @@ func Default() Config {
 		Aurora: Aurora{APIURL: "https://api.aurorasolar.com", RequestsPerMinute: e.RequestsPerMinute},
 		Enrich: Enrich{GroupID: "leadbridge-enrich", HTTPAddr: ":8081", MaxInFlight: e.MaxInFlight,
 			RequestTimeout: e.RequestTimeout, RetryFor: e.RetryFor, NotFoundRetryFor: e.NotFoundRetryFor,
-			ShutdownGrace: e.ShutdownGrace, MaxOutstanding: e.MaxOutstanding, MaxBatch: e.MaxBatch, LagInterval: e.LagInterval},
+			ShutdownGrace: e.ShutdownGrace, MaxOutstanding: e.MaxOutstanding, MaxBatch: e.MaxBatch, LagInterval: e.LagInterval,
+			BatchFor: e.BatchFor, TransactionTimeout: e.TransactionTimeout},
 		Log:   Log{Level: "info", Access: string(ingest.AccessLogErrors), Slow: ingest.DefaultSlowRequest},
 		given: true, // a Config built in code is meant
 	}

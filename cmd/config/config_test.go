@@ -153,6 +153,26 @@ func TestLoadConfig(t *testing.T) {
 			yaml: "enrich: {max_outstanding: 0, max_batch: -1}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
 			errs: []string{"max_outstanding, max_batch and lag_interval must be positive"},
 		},
+		"enrich's transaction window": {
+			yaml: "enrich: {batch_for: 4s, transaction_timeout: 10s}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Enrich.BatchFor != 4*time.Second || c.Enrich.TransactionTimeout != 10*time.Second {
+					t.Fatalf("batch_for %v transaction_timeout %v", c.Enrich.BatchFor, c.Enrich.TransactionTimeout)
+				}
+			},
+		},
+		"enrich's transaction window defaults": {
+			yaml: "enrich: {group_id: g}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Enrich.BatchFor != 2*time.Second || c.Enrich.TransactionTimeout != 8*time.Second {
+					t.Fatalf("batch_for %v transaction_timeout %v", c.Enrich.BatchFor, c.Enrich.TransactionTimeout)
+				}
+			},
+		},
+		"batch_for over half the transaction timeout": {
+			yaml: "enrich: {batch_for: 5s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"enrich.batch_for", "at most half of enrich.transaction_timeout (8s)"},
+		},
 		"ack timeout past Aurora's deadline": {yaml: "http: {ack_timeout: 12s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n", errs: []string{"ack_timeout"}},
 		"not yaml":                           {yaml: "kafka: [\n", errs: []string{"not valid YAML"}},
 	}

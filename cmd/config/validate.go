@@ -126,6 +126,13 @@ func (c Config) Validate(n Need) error {
 	if e := c.Enrich; e.MaxOutstanding < 1 || e.MaxBatch < 1 || e.LagInterval <= 0 {
 		bad("enrich", "max_outstanding, max_batch and lag_interval must be positive")
 	}
+	if e := c.Enrich; e.BatchFor <= 0 || e.TransactionTimeout <= 0 {
+		bad("enrich", "batch_for and transaction_timeout must be positive")
+	} else if (e.ExactlyOnce == nil || *e.ExactlyOnce) && e.BatchFor*2 > e.TransactionTimeout {
+		// A transaction's work ends at batch_for, then it flushes and
+		// commits: the brokers must not time it out first.
+		bad("enrich.batch_for", "%s must be at most half of enrich.transaction_timeout (%s)", e.BatchFor, e.TransactionTimeout)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
