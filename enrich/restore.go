@@ -76,10 +76,23 @@ func offsets(ctx context.Context, cl *kgo.Client, topic string, partition int32,
 	return start, end, nil
 }
 
+// restoreQuiet is how long a restore poll may bring nothing before restore
+// asks the partition's leader whether anything is left below the end.
+const restoreQuiet = 2 * time.Second
+
+// restoreStalls is how many quiet polls in a row, with records still left
+// below the end (or no answer from the leader), a restore waits through
+// before it fails: a fetch held up by a leader move, a broker restart or a
+// starved machine. A failed restore restarts the member.
+const restoreStalls = 5
+
 // restoreState reads state partition partition from its start to its last
 // stable offset into a store. It reads committed records only, and keeps
 // transaction markers so it knows when it reached the end. Memory is about
-// a hundred bytes per key, whatever the key's length.
+// a hundred bytes per key, whatever the key's length. It never returns a
+// store short of the end: a compacted tail may end before it, and a poll
+// that brings nothing is taken for one only when the leader confirms that
+// nothing is left (drained).
 func restoreState(ctx context.Context, conn []kgo.Opt, topic string, partition int32) (*stateStore, error) {
 	store := newStateStore(0)
 	adm, err := kgo.NewClient(conn...)
@@ -99,10 +112,9 @@ func restoreState(ctx context.Context, conn []kgo.Opt, topic string, partition i
 		return nil, err
 	}
 	defer cl.Close()
+	next, stalls := start, 0 // next: the offset after the last record read
 	for {
-		// A poll quiet for a while means nothing is left below end (a
-		// compacted tail can end before it).
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, restoreQuiet)
 		fs := cl.PollFetches(pctx)
 		quiet := pctx.Err() != nil
 		cancel()
@@ -118,9 +130,9 @@ func restoreState(ctx context.Context, conn []kgo.Opt, topic string, partition i
 		if ferr != nil {
 			return nil, fmt.Errorf("read state topic %s partition %d: %w", topic, partition, ferr)
 		}
-		last := int64(-1)
+		read := false
 		fs.EachRecord(func(r *kgo.Record) {
-			last = r.Offset
+			next, read = r.Offset+1, true
 			if r.Attrs.IsControl() || string(r.Key) == ownerKey {
 				return
 			}
@@ -132,9 +144,115 @@ func restoreState(ctx context.Context, conn []kgo.Opt, topic string, partition i
 				store.m[idOf(string(r.Key))] = stateOf(s)
 			}
 		})
-		if last+1 >= end || (last < 0 && quiet) {
+		if next >= end {
 			return store, nil
 		}
+		if read {
+			stalls = 0
+		}
+		if !quiet {
+			continue
+		}
+		done, err := drained(ctx, conn, topic, partition, next, end)
+		if err == nil && done {
+			return store, nil // a compacted tail
+		}
+		if stalls++; stalls >= restoreStalls {
+			if err == nil {
+				err = errors.New("records are left")
+			}
+			return nil, fmt.Errorf("read state topic %s partition %d: stalled at offset %d, below the end %d: %w",
+				topic, partition, next, end, err)
+		}
+	}
+}
+
+// drained asks the partition's leader, in read_committed fetches that do
+// not wait, whether any record (or transaction marker) is left in
+// [next, end), following its answers past batches compaction emptied. An
+// error, or an answer it cannot read, is no confirmation.
+func drained(ctx context.Context, conn []kgo.Opt, topic string, partition int32, next, end int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*restoreQuiet)
+	defer cancel()
+	cl, err := kgo.NewClient(conn...) // not the restore's client: its fetch connection may be the one stalled
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(ctx, cl)
+	if err != nil {
+		return false, err
+	}
+	var (
+		id            [16]byte
+		leader, epoch int32 = -1, -1
+	)
+	for _, t := range mresp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return false, err
+		}
+		id = t.TopicID
+		for _, p := range t.Partitions {
+			if p.Partition == partition {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return false, err
+				}
+				leader, epoch = p.Leader, p.LeaderEpoch
+			}
+		}
+	}
+	if leader < 0 {
+		return false, errors.New("no leader known")
+	}
+	for at := next; ; {
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxWaitMillis, req.IsolationLevel, req.MaxBytes = 0, 1, 16<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = topic, id
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = partition, at, 16<<20, epoch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		kresp, err := cl.Broker(int(leader)).Request(ctx, req)
+		if err != nil {
+			return false, err
+		}
+		resp := kresp.(*kmsg.FetchResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return false, err
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return false, errors.New("fetch: no answer for the partition")
+		}
+		p := &resp.Topics[0].Partitions[0]
+		fp, after := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{KeepControlRecords: true, Offset: at,
+			IsolationLevel: kgo.ReadCommitted(), Topic: topic, Partition: partition}, p, kgo.DefaultDecompressor(), nil)
+		if fp.Err != nil {
+			return false, fp.Err
+		}
+		for _, r := range fp.Records {
+			if r.Offset < end {
+				return false, nil
+			}
+		}
+		switch {
+		case len(p.RecordBatches) == 0 && p.LastStableOffset >= end:
+			return true, nil // nothing from at up to the last stable offset
+		case len(p.RecordBatches) == 0:
+			return false, fmt.Errorf("the leader's last stable offset %d is below %d", p.LastStableOffset, end)
+		case after >= end:
+			return true, nil
+		case after <= at:
+			return false, fmt.Errorf("fetch at offset %d: no progress", at)
+		}
+		at = after
 	}
 }
 
