@@ -89,7 +89,7 @@ const restoreStalls = 5
 // restoreState reads state partition partition from its start to its last
 // stable offset into a store. It reads committed records only, and keeps
 // transaction markers so it knows when it reached the end. Memory is about
-// a hundred bytes per key, whatever the key's length. It never returns a
+// 150 bytes per key, whatever the key's length. It never returns a
 // store short of the end: a compacted tail may end before it, and a poll
 // that brings nothing is taken for one only when the leader confirms that
 // nothing is left (drained).

@@ -79,22 +79,43 @@ func withoutRetryHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
 // on); after it, everything ahead was written by this member. Pausing
 // is safe: kgo drops buffered records of paused partitions and fetches
 // them again after a resume.
+//
+// Its memory is bounded: a committed record is known by its offset and due
+// time only (16 bytes), and by at most maxRetryPending a partition. Past
+// that, the partition is forgotten as if assigned anew and is not paused
+// until it is caught up again: its records not due are read and written
+// again, as before the pause existed, rather than tracked without end (an
+// Aurora outage moves the whole raw backlog into the retry topic).
 type retryPause struct {
 	mu       sync.Mutex
 	written  []retryWrite           // records of the open transaction (Offset set once acked)
-	pending  map[int32][]retryWrite // committed, not yet polled, by retry partition
-	read     map[int32][]retryWrite // pending records polled in the open transaction, in offset order
+	pending  map[int32][]retryEntry // committed, not yet polled, by retry partition, in offset order
+	read     map[int32][]retryEntry // pending records polled in the open transaction, in offset order
 	resumeAt map[int32]time.Time    // paused partitions: when their first record is due
 	caught   map[int32]bool         // partitions read past their first record this member wrote: every record ahead is known
 }
 
+// maxRetryPending bounds the committed retry records tracked per retry
+// partition (1.6 MB of entries).
+const maxRetryPending = 100_000
+
+// retryWrite is a retry record of the open transaction: the record itself,
+// because kgo sets its offset on the ack; it is dropped when the
+// transaction ends (the transaction holds at most max_batch records).
 type retryWrite struct {
 	rec *kgo.Record
 	due time.Time
 }
 
+// retryEntry is a committed retry record, as much of it as the pause needs:
+// no value or headers stay in memory.
+type retryEntry struct {
+	offset int64
+	due    int64 // unix nanoseconds
+}
+
 func newRetryPause() *retryPause {
-	return &retryPause{pending: map[int32][]retryWrite{}, read: map[int32][]retryWrite{}, resumeAt: map[int32]time.Time{},
+	return &retryPause{pending: map[int32][]retryEntry{}, read: map[int32][]retryEntry{}, resumeAt: map[int32]time.Time{},
 		caught: map[int32]bool{}}
 }
 
@@ -110,20 +131,29 @@ func (r *retryPause) wrote(rec *kgo.Record, due time.Time) {
 // never become visible. The pending records the transaction polled are
 // forgotten once it commits; aborted, the consumer goes back to the
 // committed offsets and reads them again, so they are pending again (else
-// a partition could be paused past a record that is due).
+// a partition could be paused past a record that is due). A partition
+// past maxRetryPending is forgotten (but stays paused until the next plan
+// resumes it).
 func (r *retryPause) ended(committed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if committed {
-		for _, w := range r.written {
-			r.pending[w.rec.Partition] = append(r.pending[w.rec.Partition], w)
-		}
 		for p := range r.read {
 			r.caught[p] = true
+		}
+		for _, w := range r.written {
+			p := w.rec.Partition
+			r.pending[p] = append(r.pending[p], retryEntry{w.rec.Offset, w.due.UnixNano()})
 		}
 	} else {
 		for p, q := range r.read {
 			r.pending[p] = append(q, r.pending[p]...)
+		}
+	}
+	for p, q := range r.pending {
+		if len(q) > maxRetryPending {
+			delete(r.pending, p)
+			delete(r.caught, p)
 		}
 	}
 	r.written = nil
@@ -137,7 +167,7 @@ func (r *retryPause) polled(p int32, offset int64) {
 	defer r.mu.Unlock()
 	q := r.pending[p]
 	n := 0
-	for n < len(q) && q[n].rec.Offset <= offset {
+	for n < len(q) && q[n].offset <= offset {
 		n++
 	}
 	if n == 0 {
@@ -161,13 +191,11 @@ func (r *retryPause) plan(cl *kgo.Client, topic string, now time.Time) {
 		if !r.caught[p] {
 			continue // records this member does not know may come first
 		}
-		due := q[0].due
+		first := q[0].due
 		for _, w := range q[1:] {
-			if w.due.Before(due) {
-				due = w.due
-			}
+			first = min(first, w.due)
 		}
-		if due.After(now) {
+		if due := time.Unix(0, first); due.After(now) {
 			if _, paused := r.resumeAt[p]; !paused {
 				pause = append(pause, p)
 			}
@@ -175,7 +203,7 @@ func (r *retryPause) plan(cl *kgo.Client, topic string, now time.Time) {
 		}
 	}
 	for p, at := range r.resumeAt {
-		if _, ok := r.pending[p]; !ok || !at.After(now) {
+		if _, ok := r.pending[p]; !ok || !r.caught[p] || !at.After(now) {
 			resume = append(resume, p)
 			delete(r.resumeAt, p)
 		}

@@ -1,9 +1,12 @@
 package enrich
 
 import (
+	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -150,4 +153,77 @@ func pauseClient(t *testing.T) (*kgo.Client, func() []int32) {
 	}
 	t.Cleanup(cl.Close)
 	return cl, func() []int32 { return cl.PauseFetchPartitions(nil)["retry"] }
+}
+
+// A partition's tracked retry records never pass maxRetryPending: past it
+// the partition is forgotten and resumed, as if assigned anew, and is not
+// paused again before a poll has passed its unknown records.
+func TestRetryPauseBounded(t *testing.T) {
+	cl, paused := pauseClient(t)
+	now := time.Now()
+	r := newRetryPause()
+	offset := int64(0)
+	commit := func(n int) {
+		for range n {
+			rec := &kgo.Record{Topic: "retry", Partition: 0}
+			r.wrote(rec, now.Add(time.Minute))
+			rec.Offset = offset
+			offset++
+		}
+		r.ended(true)
+		if n := len(r.pending[0]); n > maxRetryPending {
+			t.Fatalf("%d records tracked on a partition, over the bound %d", n, maxRetryPending)
+		}
+	}
+	commit(1)
+	r.polled(0, 0)
+	r.ended(true) // caught up
+	commit(maxRetryPending)
+	r.plan(cl, "retry", now)
+	if got := paused(); !slices.Equal(got, []int32{0}) || len(r.pending[0]) != maxRetryPending {
+		t.Fatalf("paused %v with %d tracked; want partition 0 paused with %d, the bound", got, len(r.pending[0]), maxRetryPending)
+	}
+	commit(1) // one past the bound
+	r.plan(cl, "retry", now)
+	if got := paused(); len(got) != 0 || len(r.pending[0]) != 0 || r.caught[0] {
+		t.Fatalf("past the bound: paused %v, %d tracked, caught %v; want it forgotten and resumed", got, len(r.pending[0]), r.caught[0])
+	}
+	commit(1)
+	r.plan(cl, "retry", now)
+	if got := paused(); len(got) != 0 {
+		t.Fatalf("paused %v again before a poll passed the records it forgot", got)
+	}
+	r.polled(0, offset-1)
+	r.ended(true)
+	commit(1)
+	r.plan(cl, "retry", now)
+	if got := paused(); !slices.Equal(got, []int32{0}) {
+		t.Fatalf("paused %v once caught up again, want partition 0", got)
+	}
+}
+
+// A committed retry record is tracked by offset and due time only: its
+// value and headers are not kept on the heap.
+func TestRetryPauseKeepsNoRecord(t *testing.T) {
+	for f := range reflect.TypeFor[retryEntry]().Fields() {
+		if f.Type.Kind() != reflect.Int64 {
+			t.Fatalf("retryEntry.%s is a %s: a tracked record must hold no reference", f.Name, f.Type)
+		}
+	}
+	r := newRetryPause()
+	wp := func() weak.Pointer[kgo.Record] {
+		rec := &kgo.Record{Topic: "retry", Partition: 3, Value: make([]byte, 1<<20),
+			Headers: []kgo.RecordHeader{{Key: "leadbridge_retry_attempt", Value: []byte("1")}}}
+		r.wrote(rec, time.Now().Add(time.Minute))
+		rec.Offset = 7
+		return weak.Make(rec)
+	}()
+	r.ended(true)
+	runtime.GC()
+	if wp.Value() != nil {
+		t.Fatal("the retry record (value, headers) is still on the heap after its transaction committed")
+	}
+	if q := r.pending[3]; len(q) != 1 || q[0].offset != 7 {
+		t.Fatalf("pending %v, want offset 7", q)
+	}
 }
