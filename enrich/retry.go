@@ -81,11 +81,11 @@ func withoutRetryHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
 // them again after a resume.
 //
 // Its memory is bounded: a committed record is known by its offset and due
-// time only (16 bytes), and by at most maxRetryPending a partition. Past
-// that, the partition is forgotten as if assigned anew and is not paused
-// until it is caught up again: its records not due are read and written
-// again, as before the pause existed, rather than tracked without end (an
-// Aurora outage moves the whole raw backlog into the retry topic).
+// time only (16 bytes), and by at most maxRetryPending a partition (an
+// Aurora outage moves the whole raw backlog into the retry topic). Past
+// that, the oldest entries are squeezed into one (squeeze): the pause may
+// end earlier than their own due times, never later, and the partition
+// stays paused between them.
 type retryPause struct {
 	mu       sync.Mutex
 	written  []retryWrite           // records of the open transaction (Offset set once acked)
@@ -132,8 +132,7 @@ func (r *retryPause) wrote(rec *kgo.Record, due time.Time) {
 // forgotten once it commits; aborted, the consumer goes back to the
 // committed offsets and reads them again, so they are pending again (else
 // a partition could be paused past a record that is due). A partition
-// past maxRetryPending is forgotten (but stays paused until the next plan
-// resumes it).
+// past maxRetryPending is squeezed to half of it.
 func (r *retryPause) ended(committed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -152,12 +151,25 @@ func (r *retryPause) ended(committed bool) {
 	}
 	for p, q := range r.pending {
 		if len(q) > maxRetryPending {
-			delete(r.pending, p)
-			delete(r.caught, p)
+			r.pending[p] = squeeze(q, maxRetryPending/2)
 		}
 	}
 	r.written = nil
 	clear(r.read)
+}
+
+// squeeze merges the oldest entries of q into one so that n are left. The
+// merged entry stands for all of them: at the offset of the last, so the
+// poll forgets it only once it has read them all, and due when the
+// earliest is, so a pause ends no later than any of them is due. The
+// entries stay in offset order. A new slice lets the old one go.
+func squeeze(q []retryEntry, n int) []retryEntry {
+	k := len(q) - n + 1 // merged into one
+	m := retryEntry{offset: q[k-1].offset, due: q[0].due}
+	for _, e := range q[1:k] {
+		m.due = min(m.due, e.due)
+	}
+	return append(append(make([]retryEntry, 0, n), m), q[k:]...)
 }
 
 // polled forgets the pending records of partition p up to offset, for

@@ -163,10 +163,16 @@ func TestRetryPauseBounded(t *testing.T) {
 	now := time.Now()
 	r := newRetryPause()
 	offset := int64(0)
+	// The oldest record is due first; the rest a minute on, one
+	// millisecond apart.
 	commit := func(n int) {
 		for range n {
 			rec := &kgo.Record{Topic: "retry", Partition: 0}
-			r.wrote(rec, now.Add(time.Minute))
+			due := now.Add(time.Minute + time.Duration(offset)*time.Millisecond)
+			if offset == 1 {
+				due = now.Add(time.Second)
+			}
+			r.wrote(rec, due)
 			rec.Offset = offset
 			offset++
 		}
@@ -183,22 +189,42 @@ func TestRetryPauseBounded(t *testing.T) {
 	if got := paused(); !slices.Equal(got, []int32{0}) || len(r.pending[0]) != maxRetryPending {
 		t.Fatalf("paused %v with %d tracked; want partition 0 paused with %d, the bound", got, len(r.pending[0]), maxRetryPending)
 	}
-	commit(1) // one past the bound
-	r.plan(cl, "retry", now)
-	if got := paused(); len(got) != 0 || len(r.pending[0]) != 0 || r.caught[0] {
-		t.Fatalf("past the bound: paused %v, %d tracked, caught %v; want it forgotten and resumed", got, len(r.pending[0]), r.caught[0])
-	}
+	// Past the bound, the oldest are squeezed into one entry: still caught
+	// up and paused, until the earliest of them is due.
 	commit(1)
-	r.plan(cl, "retry", now)
-	if got := paused(); len(got) != 0 {
-		t.Fatalf("paused %v again before a poll passed the records it forgot", got)
+	q := r.pending[0]
+	if len(q) != maxRetryPending/2 || !r.caught[0] {
+		t.Fatalf("past the bound: %d tracked, caught %v; want %d, caught", len(q), r.caught[0], maxRetryPending/2)
 	}
-	r.polled(0, offset-1)
+	if first := q[0]; first.due != now.Add(time.Second).UnixNano() || first.offset != q[1].offset-1 {
+		t.Fatalf("the squeezed entry: offset %d due %v; want the last merged offset %d and the earliest due (1 s)",
+			first.offset, time.Unix(0, first.due).Sub(now), q[1].offset-1)
+	}
+	for i := 1; i < len(q); i++ {
+		if q[i].offset <= q[i-1].offset {
+			t.Fatalf("entries out of offset order at %d", i)
+		}
+	}
+	r.plan(cl, "retry", now)
+	if got := paused(); !slices.Equal(got, []int32{0}) || !r.resumeAt[0].Equal(now.Add(time.Second)) {
+		t.Fatalf("paused %v until %v; want partition 0 until the earliest due, 1 s", got, r.resumeAt[0].Sub(now))
+	}
+	// The poll passes the squeezed records: the entry goes, the rest stay.
+	r.polled(0, q[0].offset)
 	r.ended(true)
-	commit(1)
-	r.plan(cl, "retry", now)
+	if n := len(r.pending[0]); n != maxRetryPending/2-1 {
+		t.Fatalf("after polling the squeezed records: %d tracked, want %d", n, maxRetryPending/2-1)
+	}
+	// Many rewrites past the bound never forget the partition.
+	for range 3 {
+		commit(maxRetryPending)
+		if !r.caught[0] {
+			t.Fatal("rewrites past the bound forgot the partition")
+		}
+	}
+	r.plan(cl, "retry", now.Add(2*time.Second))
 	if got := paused(); !slices.Equal(got, []int32{0}) {
-		t.Fatalf("paused %v once caught up again, want partition 0", got)
+		t.Fatalf("paused %v after rewrites past the bound, want partition 0", got)
 	}
 }
 
