@@ -65,14 +65,19 @@ func (e *Enricher) enrichAurora(items []*item) {
 			return
 		}
 		if batchOver && err != nil {
-			if ran < e.cfg.BatchFor/2 {
+			now := e.cfg.Now()
+			if first.IsZero() {
+				first = now // cut ever since counts toward retry_for, so no lead bounces for good
+			}
+			if ran < e.cfg.BatchFor/2 && now.Sub(first) < e.cfg.RetryFor {
 				// The batch, not the API, cut this call: it started late in
 				// the batch. The lead tries again from the retry topic, and
 				// the call does not count as a failed attempt.
-				e.toRetry(items, attempt-1, first, e.cfg.Now())
+				e.toRetry(items, attempt-1, first, now)
 				return
 			}
-			// It had over half of BatchFor: an API this slow is failing.
+			// It had over half of BatchFor (an API this slow is failing),
+			// or the lead has been cut for retry_for: it counts.
 			err = &FetchError{Kind: ErrUnavailable, Err: fmt.Errorf("the batch ended during the call: %w", err)}
 		}
 		now := e.cfg.Now()

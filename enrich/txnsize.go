@@ -62,12 +62,18 @@ func newTxnSizer(maxInFlight, maxBatch int, batchFor time.Duration) *txnSizer {
 
 // observeCalls learns the API's mean call time in the last transaction
 // (0: no calls) and sets the floor to the whole rounds that fit in the
-// target one after another; observe, next, applies it.
+// target one after another. Below the usual floor it also caps the size
+// at once: the next transaction may be a short poll, which observe learns
+// nothing from.
 func (s *txnSizer) observeCalls(mean time.Duration) {
 	if mean <= 0 {
 		return
 	}
-	s.floor = min(s.min, max(int(s.target/mean), 1)*s.round)
+	fit := max(int(s.target/mean), 1) * s.round
+	s.floor = min(s.min, fit)
+	if fit < s.min { // slower than the floor allows: at once, not after the next full poll
+		s.size = min(s.size, fit)
+	}
 }
 
 // next is how many records the next transaction polls at most.

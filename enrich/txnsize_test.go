@@ -85,8 +85,12 @@ func TestTxnSizerFloorFollowsCallTime(t *testing.T) {
 	if s.next() != 512 {
 		t.Fatalf("fast calls: size %d, want the floor 512", s.next())
 	}
-	// 1.5 s calls: 512 records (two rounds) took 3 s, and BatchFor cut the second.
+	// 1.5 s calls: 512 records (two rounds) took 3 s, and BatchFor cut the
+	// second. The size drops to one round at once, before any full poll.
 	s.observeCalls(1500 * time.Millisecond)
+	if s.next() != 256 {
+		t.Fatalf("1.5 s calls: size %d before the next full poll, want one round (256)", s.next())
+	}
 	s.observe(512, 512, 3*time.Second)
 	if s.next() != 256 {
 		t.Fatalf("1.5 s calls: size %d, want one round (256)", s.next())
