@@ -220,8 +220,10 @@ func (c Config) Validate() error {
 			bad("enrich: %s must be positive, not %s", v.name, v.d)
 		}
 	}
-	if !c.AtLeastOnce && c.BatchFor > 0 && c.TransactionTimeout > 0 && c.BatchFor*2 > c.TransactionTimeout {
-		bad("enrich: batch_for %s must be at most half of transaction_timeout %s", c.BatchFor, c.TransactionTimeout)
+	if !c.AtLeastOnce && c.BatchFor > 0 && c.TransactionTimeout > 0 {
+		if err := CheckTransactionWindow(c.BatchFor, c.TransactionTimeout); err != nil {
+			errs = append(errs, fmt.Errorf("enrich: %w", err))
+		}
 	}
 	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval*3 > c.SessionTimeout {
 		bad("enrich: heartbeat_interval %s must be at most a third of session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
@@ -230,4 +232,15 @@ func (c Config) Validate() error {
 		bad("enrich: backoff_base %s is above backoff_max %s", c.BackoffBase, c.BackoffMax)
 	}
 	return errors.Join(errs...)
+}
+
+// CheckTransactionWindow is the rule between batch_for and
+// transaction_timeout (exactly-once): a transaction's work ends at
+// batchFor, then it flushes and commits, and the brokers must not time it
+// out first.
+func CheckTransactionWindow(batchFor, transactionTimeout time.Duration) error {
+	if batchFor*2 > transactionTimeout {
+		return fmt.Errorf("batch_for %s must be at most half of transaction_timeout %s", batchFor, transactionTimeout)
+	}
+	return nil
 }

@@ -219,6 +219,28 @@ func TestBrokerRefusingTransactions(t *testing.T) {
 	}
 }
 
+// A transaction timeout over the brokers' transaction.max.timeout.ms (15
+// min by default) is a startup error naming enrich.transaction_timeout, not
+// advice to turn exactly-once off.
+func TestTransactionTimeoutOverTheBrokersMax(t *testing.T) {
+	b := kafkatest.Find(t)
+	e, err := enrich.New(enrich.Config{RawTopic: "raw", LeadsTopic: "leads", DLQTopic: "dlq", StateTopic: "state", RetryTopic: "retry",
+		TransactionTimeout: 20 * time.Minute},
+		fetcherFunc(func(context.Context, string, string, string) ([]byte, error) { return nil, errors.New("unused") }),
+		zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := e.NewClient(t.Context(), kgo.SeedBrokers(b.Seeds...), kgo.ConsumerGroup("g-"+uuid.NewString()))
+	if err == nil {
+		cl.Close()
+		t.Fatal("a 20 min transaction timeout was accepted")
+	}
+	if !strings.Contains(err.Error(), "enrich.transaction_timeout") || strings.Contains(err.Error(), "exactly_once: false") {
+		t.Fatalf("the error does not name enrich.transaction_timeout alone: %v", err)
+	}
+}
+
 // fetcherFunc is a func-field fake LeadFetcher.
 type fetcherFunc func(ctx context.Context, tenant, token, leadID string) ([]byte, error)
 

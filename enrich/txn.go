@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -38,6 +39,10 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 	defer cancel()
 	if _, _, err := sess.Client().ProducerID(ictx); err != nil {
 		sess.Close()
+		if errors.Is(err, kerr.InvalidTransactionTimeout) {
+			return nil, fmt.Errorf("enrich.transaction_timeout: the brokers refused %s (%w); it must be at most their transaction.max.timeout.ms (15 min by default)",
+				e.cfg.TransactionTimeout, err)
+		}
 		return nil, fmt.Errorf("enrich.exactly_once: the brokers refused a transactional producer (%w); "+
 			"use brokers with transactions, or set enrich.exactly_once: false for at-least-once delivery", err)
 	}

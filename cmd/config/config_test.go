@@ -171,7 +171,7 @@ func TestLoadConfig(t *testing.T) {
 		},
 		"batch_for over half the transaction timeout": {
 			yaml: "enrich: {batch_for: 5s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
-			errs: []string{"enrich.batch_for", "at most half of enrich.transaction_timeout (8s)"},
+			errs: []string{"batch_for 5s must be at most half of transaction_timeout 8s"},
 		},
 		"ack timeout past Aurora's deadline": {yaml: "http: {ack_timeout: 12s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n", errs: []string{"ack_timeout"}},
 		"not yaml":                           {yaml: "kafka: [\n", errs: []string{"not valid YAML"}},

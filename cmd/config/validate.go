@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadbridge/leadbridge/enrich"
 	"github.com/leadbridge/leadbridge/ingest"
 	"github.com/leadbridge/leadbridge/schema"
 )
@@ -128,10 +129,10 @@ func (c Config) Validate(n Need) error {
 	}
 	if e := c.Enrich; e.BatchFor <= 0 || e.TransactionTimeout <= 0 {
 		bad("enrich", "batch_for and transaction_timeout must be positive")
-	} else if (e.ExactlyOnce == nil || *e.ExactlyOnce) && e.BatchFor*2 > e.TransactionTimeout {
-		// A transaction's work ends at batch_for, then it flushes and
-		// commits: the brokers must not time it out first.
-		bad("enrich.batch_for", "%s must be at most half of enrich.transaction_timeout (%s)", e.BatchFor, e.TransactionTimeout)
+	} else if e.ExactlyOnce == nil || *e.ExactlyOnce {
+		if err := enrich.CheckTransactionWindow(e.BatchFor, e.TransactionTimeout); err != nil {
+			bad("enrich", "%v", err)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
