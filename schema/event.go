@@ -158,6 +158,7 @@ const (
 	HeaderDLQTopic        = "leadbridge_dlq_topic"         // where the record came from
 	HeaderDLQPartition    = "leadbridge_dlq_partition"
 	HeaderDLQOffset       = "leadbridge_dlq_offset"
+	HeaderDLQTruncated    = "leadbridge_dlq_truncated" // the value's size in bytes, when the record goes without it (too large)
 )
 
 // Retry headers, added by enrich (exactly-once) to the raw record (otherwise
