@@ -43,7 +43,7 @@ func (e *Enricher) applyErasure(it *item) {
 		if !seen || !prev.erased {
 			rec := &kgo.Record{Topic: e.cfg.LeadsTopic, Key: []byte(it.key), Value: nil,
 				Headers: []kgo.RecordHeader{hdr(schema.HeaderErasedAt, it.ev.Time.UTC().Format(time.RFC3339Nano))}}
-			if ok, _ := e.out.write(it.part, rec); !ok {
+			if ok, _ := e.out.write(it.part, []*item{it}, rec); !ok {
 				return // revoked or stopping: the group reads the event again
 			}
 		}

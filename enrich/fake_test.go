@@ -31,7 +31,7 @@ type recorder struct {
 
 func (r *recorder) txn() bool { return false }
 
-func (r *recorder) write(_ *partition, recs ...*kgo.Record) (bool, error) {
+func (r *recorder) write(_ *partition, _ []*item, recs ...*kgo.Record) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {

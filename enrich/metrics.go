@@ -19,6 +19,9 @@ type metrics struct {
 	aborts    prometheus.Counter       // transactions aborted
 	restore   prometheus.Histogram     // restoring one partition's state
 	restarts  prometheus.Counter       // clients replaced after a failed transaction end or begin
+	refused   prometheus.Counter       // polled records blamed for a transaction the brokers refused a record of
+	dropped   prometheus.Counter       // polled records given up: even their DLQ record was refused
+	streak    prometheus.Gauge         // transactions aborted in a row
 }
 
 // newMetrics registers the member's metrics in reg; outstanding reports the
@@ -68,11 +71,20 @@ func newMetrics(reg prometheus.Registerer, outstanding func() int) *metrics {
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "leadbridge_enrich_restarts_total", Help: "Exactly-once member restarts: a transaction could not end or begin, so the Kafka client was replaced by a new one with the same transactional id.",
 	})
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leadbridge_enrich_refused_total", Help: "Raw and retry records blamed for an aborted transaction because the brokers refused a record written for them for good (too large, invalid, not authorized); read again, they go to the DLQ as unproducible.",
+	})
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "leadbridge_enrich_dropped_total", Help: "Raw and retry records given up because the brokers refused even their DLQ record (logged by topic, partition and offset).",
+	})
+	m.streak = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "leadbridge_enrich_transaction_abort_streak", Help: "Exactly-once transactions aborted in a row since the last commit: one that keeps growing is a batch that cannot commit.",
+	})
 	polled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "leadbridge_enrich_outstanding_records",
 		Help: "Raw and retry records this member has polled and not yet done (enriched, dead-lettered, moved to the retry topic or skipped); at most max_outstanding.",
 	}, func() float64 { return float64(outstanding()) })
-	reg.MustRegister(polled, m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore, m.restarts)
+	reg.MustRegister(polled, m.apiCalls, m.records, m.dlq, m.latency, m.lag, m.coalesced, m.share, m.inflight, m.apiTime, m.aborts, m.restore, m.restarts, m.refused, m.dropped, m.streak)
 	return m
 }
 

@@ -2,10 +2,12 @@ package enrich
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +23,12 @@ import (
 // writer is where the records for one partition's items go: straight to
 // the broker (at-least-once) or into the open transaction (exactly-once).
 type writer interface {
-	// write sends recs, all for items of part. ok is false when they were
-	// not written: part was revoked or the member is stopping (the group
-	// re-processes them), or the broker refused them for good (err).
-	write(part *partition, recs ...*kgo.Record) (ok bool, err error)
+	// write sends recs, all for items of part, written for the polled
+	// records of from (none: the state the member keeps). ok is false when
+	// they were not written: part was revoked or the member is stopping
+	// (the group re-processes them), or the broker refused them for good
+	// (err).
+	write(part *partition, from []*item, recs ...*kgo.Record) (ok bool, err error)
 	// txn reports whether state changes wait for a transaction to commit.
 	txn() bool
 }
@@ -83,7 +87,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	rec := leadEvent(lead, last.ev, value).Record()
 	rec.Topic = e.cfg.LeadsTopic
 	rec.Context = traced(context.Background(), last.rec) // never canceled: kgo fails a record whose Context ends
-	if ok, err := e.out.write(last.part, rec); !ok {
+	if ok, err := e.out.write(last.part, items, rec); !ok {
 		if err != nil { // e.g. over max.message.bytes: the raw record still fits the DLQ
 			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())
 		}
@@ -100,7 +104,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 func (e *Enricher) putState(part *partition, key string, id keyID, k keyState) {
 	part.state.put(id, k, e.out.txn())
 	if e.stateTopic() != "" {
-		_, _ = e.out.write(part, &kgo.Record{Topic: e.stateTopic(), Partition: part.id, Key: []byte(key),
+		_, _ = e.out.write(part, nil, &kgo.Record{Topic: e.stateTopic(), Partition: part.id, Key: []byte(key),
 			Value: schema.EncodeLeadState(k.lead())})
 	}
 }
@@ -181,7 +185,7 @@ type syncWriter struct{ e *Enricher }
 
 func (w *syncWriter) txn() bool { return false }
 
-func (w *syncWriter) write(part *partition, recs ...*kgo.Record) (bool, error) {
+func (w *syncWriter) write(part *partition, _ []*item, recs ...*kgo.Record) (bool, error) {
 	for _, rec := range recs {
 		if ok, err := w.produce(part, rec); !ok {
 			return false, err
@@ -224,9 +228,19 @@ func finishAll(items []*item) {
 
 // deadLetter writes each raw record unchanged to the DLQ with headers saying
 // why, how many attempts, when, and where it came from; the events are done
-// once the DLQ has them. A DLQ that cannot be written holds the offsets back
-// (the error is logged): nothing is dropped silently.
+// once the DLQ has them. A record too large for the DLQ with its headers
+// goes without its value (HeaderDLQTruncated says how large it was), and
+// one the brokers refuse for good too (at-least-once; exactly-once see
+// refusals) is given up, logged and counted: no event is left undone, which
+// would hold its partition's offsets back for good. Revoked or stopping,
+// the rest is left to the group.
 func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempts int, first time.Time) {
+	e.deadLetterFit(items, reason, cause, attempts, first, false)
+}
+
+// deadLetterFit is deadLetter, writing the records without their values
+// when truncate is set (their DLQ record was refused before).
+func (e *Enricher) deadLetterFit(items []*item, reason string, cause error, attempts int, first time.Time, truncate bool) {
 	now := e.cfg.Now().UTC()
 	fields := []zap.Field{zap.String("reason", reason), zap.Int("events", len(items)), zap.Int("attempts", attempts)}
 	if reason != "schema_violation" { // schema errors may quote values; the DLQ header keeps them
@@ -234,13 +248,34 @@ func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempt
 	}
 	e.log.Warn("dead-lettering", fields...)
 	for _, it := range items {
-		if ok, _ := e.out.write(it.part, dlqRecord(e.cfg.DLQTopic, e.cfg.RawTopic, it.rec, reason, cause, attempts, first, now)); !ok {
-			return // revoked, stopping, or the DLQ refused it (logged): the offset is held
+		rec := dlqRecord(e.cfg.DLQTopic, e.cfg.RawTopic, it.rec, reason, cause, attempts, first, now)
+		cut := truncate || !fits(rec)
+		if cut {
+			rec = withoutValue(rec)
+		}
+		ok, err := e.out.write(it.part, []*item{it}, rec)
+		if !ok && err != nil && !cut { // refused for good as it is: try once without the value
+			ok, err = e.out.write(it.part, []*item{it}, withoutValue(rec))
+		}
+		if !ok {
+			if err != nil {
+				code, _ := permanentCode(err)
+				e.giveUp(it, cmp.Or(code, "too large"))
+				continue
+			}
+			return // revoked or stopping: the group reads the rest again
 		}
 		e.m.dlq.WithLabelValues(reason).Inc()
 		e.m.records.WithLabelValues(providerOf(it.ev), "dlq").Inc()
 		it.done()
 	}
+}
+
+// withoutValue is DLQ record r without its value, with HeaderDLQTruncated
+// giving the value's size.
+func withoutValue(r *kgo.Record) *kgo.Record {
+	hs := append(slices.Clip(r.Headers), hdr(schema.HeaderDLQTruncated, strconv.Itoa(len(r.Value))))
+	return &kgo.Record{Topic: r.Topic, Key: r.Key, Headers: hs}
 }
 
 // dlqRecord is raw record r, unchanged, with the DLQ headers. A record back

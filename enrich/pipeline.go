@@ -93,6 +93,13 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 	ent := part.add(r)
 	it := &item{rec: r, part: part, ent: ent}
 	it.attempt, it.first, it.notBefore, _ = retryInfo(r)
+	if e.txw != nil {
+		if f, ok := e.txw.refused.lookup(refOf(r)); ok { // refused for good in an earlier attempt
+			it.ev, _ = schema.DecodeRecord(r) // for the provider label only
+			e.goWork(func() { e.refusedRecord(it, f) })
+			return
+		}
+	}
 	dead := func(reason string, err error) {
 		e.goWork(func() { e.deadLetter([]*item{it}, reason, err, 1, e.cfg.Now()) })
 	}

@@ -43,7 +43,11 @@ func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Tim
 		if rawOffset != "" { // a record the retry topic got before the header existed has none
 			rec.Headers = append(rec.Headers, hdr(schema.HeaderRetryRawOffset, rawOffset))
 		}
-		if ok, _ := e.out.write(it.part, rec); !ok {
+		if ok, err := e.out.write(it.part, []*item{it}, rec); !ok {
+			if err != nil { // too large with the retry headers: it cannot wait there
+				e.deadLetter([]*item{it}, "unproducible", err, attempt, first)
+				continue
+			}
 			return
 		}
 		e.rpause.wrote(rec, notBefore)

@@ -29,6 +29,9 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		if err != nil {
 			return nil, fmt.Errorf("kafka client: %w", err)
 		}
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		e.loadBatchLimits(lctx, cl)
 		return cl, nil
 	}
 	sess, err := kgo.NewGroupTransactSession(opts...)
@@ -50,6 +53,7 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		sess.Close()
 		return nil, err
 	}
+	e.loadBatchLimits(ictx, sess.Client())
 	e.mu.Lock()
 	e.sess = sess
 	e.client = sess.Client()
@@ -119,51 +123,80 @@ func (p ownPartitioner) ForTopic(t string) kgo.TopicPartitioner {
 }
 
 // txnWriter puts records into the open transaction. A failed produce fails
-// the transaction: it is aborted and its batch read again.
+// the transaction: it is aborted and its batch read again; a record the
+// brokers refused for good is blamed on the polled records it was written
+// for (refusals).
 type txnWriter struct {
 	e     *Enricher
 	mu    sync.Mutex // fail; a promise may run inside Produce, so never held around it
 	fail  error
-	ownMu sync.Mutex
-	owned map[int32]bool // state partitions whose owner record is in this transaction
+	blame blameLog
+	// refused outlives transactions: the polled records refused records
+	// were written for.
+	refused refusals
+	ownMu   sync.Mutex
+	owned   map[int32]bool // state partitions whose owner record is in this transaction
 }
 
 func (w *txnWriter) txn() bool { return true }
 
-// maxRecordBytes keeps a record under the brokers' default message.max.bytes
-// (1 MiB with batch overhead): one refused record would abort the whole
-// transaction, so a record that cannot fit goes to the DLQ instead.
-const maxRecordBytes = 1_000_000
+// maxBatchBytes is kgo's ProducerBatchMaxBytes default, the largest record
+// batch it writes (Kafka's max.message.bytes default is 1,048,588).
+const maxBatchBytes = 1_000_012
 
-var errTooLarge = errors.New("record over 1,000,000 bytes")
+// Record batch v2 overhead kgo counts against maxBatchBytes besides a
+// record's key, value and header bytes: the batch's own fields (65 bytes
+// with the produce request's array length, up to 5 more for a flexible
+// version's length), and per record its length, attributes, timestamp
+// delta, offset delta, key and value lengths and header count as varints
+// (at most 5+1+10+5+5+5+5 = 36 bytes), and two length varints (at most 10
+// bytes) per header.
+const (
+	batchOverhead  = 70
+	recordOverhead = 36
+	headerOverhead = 10
+)
 
-func (w *txnWriter) write(part *partition, recs ...*kgo.Record) (bool, error) {
+// maxRecordBytes is the most key, value and header bytes a record may hold
+// with no header: a record over its bound (fits) would be refused (kgo:
+// "If a single record encodes larger than this number ..., it will not be
+// written"), and one refused record fails the whole transaction, so a
+// record that cannot fit goes to the DLQ instead.
+const maxRecordBytes = maxBatchBytes - batchOverhead - recordOverhead
+
+// fits reports whether r, alone in a record batch, stays within kgo's
+// batch limit.
+func fits(r *kgo.Record) bool {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + headerOverhead
+	}
+	return n <= maxRecordBytes
+}
+
+var errTooLarge = errors.New("record too large for a record batch (1,000,012 bytes with overhead)")
+
+func (w *txnWriter) write(part *partition, from []*item, recs ...*kgo.Record) (bool, error) {
 	if part.ctx.Err() != nil {
 		return false, nil
 	}
 	for _, r := range recs {
-		n := len(r.Key) + len(r.Value)
-		for _, h := range r.Headers {
-			n += len(h.Key) + len(h.Value)
-		}
-		if n > maxRecordBytes {
+		if !fits(r) {
 			return false, errTooLarge
 		}
 	}
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			w.mu.Lock()
-			w.fail = errors.Join(w.fail, err)
-			w.mu.Unlock()
-		}
+	var refs []rawRef
+	for _, it := range from {
+		refs = append(refs, refOf(it.rec))
 	}
+	promise := func(r *kgo.Record, err error) { w.note(r, refs, err) }
 	// The first record of a transaction on a state partition names its
 	// writer, so a member taking the partition over can fence it.
 	w.ownMu.Lock()
 	if !w.owned[part.id] {
 		w.owned[part.id] = true
 		w.e.sess.Produce(context.Background(), &kgo.Record{Topic: w.e.cfg.StateTopic, Partition: part.id,
-			Key: []byte(ownerKey), Value: []byte(w.e.txnID)}, promise)
+			Key: []byte(ownerKey), Value: []byte(w.e.txnID)}, func(r *kgo.Record, err error) { w.note(r, nil, err) })
 	}
 	w.ownMu.Unlock()
 	for _, r := range recs {
@@ -172,10 +205,23 @@ func (w *txnWriter) write(part *partition, recs ...*kgo.Record) (bool, error) {
 	return true, nil
 }
 
+// note is a produce promise's outcome for r, written for the polled
+// records from.
+func (w *txnWriter) note(r *kgo.Record, from []rawRef, err error) {
+	if err == nil {
+		return
+	}
+	w.blame.refused(r, from, err, w.e.cfg.DLQTopic)
+	w.mu.Lock()
+	w.fail = errors.Join(w.fail, err)
+	w.mu.Unlock()
+}
+
 func (w *txnWriter) reset() {
 	w.mu.Lock()
 	w.fail = nil
 	w.mu.Unlock()
+	w.blame.reset()
 	w.ownMu.Lock()
 	w.owned = map[int32]bool{}
 	w.ownMu.Unlock()
@@ -200,6 +246,11 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		// a batch of MaxBatch (at most MaxOutstanding) keeps the bound.
 		pctx, pcancel := e.pollContext(ctx, sess.Client())
 		asked := size.next()
+		e.txw.refused.forgetSuspectsNotIn(func(t string, p int32) bool { return e.partitionOf(t, p) != nil })
+		isolate := e.txw.refused.isolate()
+		if isolate {
+			asked = 1 // a refusal in a transaction of one record is that record's
+		}
 		fetches := sess.PollRecords(pctx, asked)
 		pcancel()
 		if fetches.IsClientClosed() {
@@ -263,8 +314,11 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		var complete bool
 		parts, complete = e.waitBatch(ctx, parts, over, fill)
 		took = time.Since(began)
-		size.observeCalls(e.calls.take())
-		size.observe(fill.polled, asked, took)
+		calls := e.calls.take()
+		if !isolate { // a transaction of one record says nothing of the member's rate
+			size.observeCalls(calls)
+			size.observe(fill.polled, asked, took)
+		}
 		how := kgo.TryCommit
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
 			how = kgo.TryAbort
@@ -276,6 +330,17 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		}
 		for _, p := range parts {
 			p.settle(committed)
+		}
+		var blamed map[rawRef]blame
+		if !committed {
+			blamed = w.blame.take()
+			e.m.refused.Add(float64(len(blamed)))
+		}
+		w.refused.ended(committed, blamed, isolate)
+		if committed {
+			e.m.streak.Set(0)
+		} else {
+			e.m.streak.Inc()
 		}
 		switch {
 		case err != nil && fenced(err):
@@ -297,7 +362,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			}
 			continue
 		case !committed:
-			e.log.Warn("transaction aborted; its records are read again", zap.Error(w.failed()), zap.Bool("complete", complete))
+			e.log.Warn("transaction aborted; its records are read again", zap.Error(w.failed()), zap.Bool("complete", complete),
+				zap.Int("refused_for", len(blamed)))
 			e.m.aborts.Inc()
 		}
 		e.rpause.plan(sess.Client(), e.cfg.RetryTopic, time.Now())
