@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, outstanding func() int) *metrics {
 		}, []string{"status"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_records_total",
-			Help: "Raw events by provider and outcome: produced (lead record written), coalesced, unchanged (same content as the last record), stale (older than the last record), erased, retried (moved to the retry topic), skipped (not a lead event), dlq.",
+			Help: "Raw events by provider and outcome: produced (lead record written), coalesced, unchanged (same content as the last record), stale (older than the last record), erased, retried (moved to the retry topic), skipped (not a lead event), dlq, dropped (given up: the brokers refused even its DLQ record).",
 		}, []string{"provider", "outcome"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadbridge_enrich_dlq_total", Help: "Raw events sent to the DLQ, by reason.",

@@ -254,21 +254,28 @@ func (e *Enricher) deadLetterFit(items []*item, reason string, cause error, atte
 			rec = withoutValue(rec)
 		}
 		ok, err := e.out.write(it.part, []*item{it}, rec)
-		if !ok && err != nil && !cut { // refused for good as it is: try once without the value
+		if !ok && refusedForGood(err) && !cut { // try once without the value
 			ok, err = e.out.write(it.part, []*item{it}, withoutValue(rec))
 		}
 		if !ok {
-			if err != nil {
+			if refusedForGood(err) {
 				code, _ := permanentCode(err)
 				e.giveUp(it, cmp.Or(code, "too large"))
 				continue
 			}
-			return // revoked or stopping: the group reads the rest again
+			return // revoked, stopping or a client closed: the group reads the rest again
 		}
 		e.m.dlq.WithLabelValues(reason).Inc()
 		e.m.records.WithLabelValues(providerOf(it.ev), "dlq").Inc()
 		it.done()
 	}
+}
+
+// refusedForGood reports whether a write's err says the brokers will never
+// take the record (any other error leaves it to the group).
+func refusedForGood(err error) bool {
+	_, perm := permanentCode(err)
+	return perm || errors.Is(err, errTooLarge)
 }
 
 // withoutValue is DLQ record r without its value, with HeaderDLQTruncated

@@ -44,7 +44,7 @@ func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Tim
 			rec.Headers = append(rec.Headers, hdr(schema.HeaderRetryRawOffset, rawOffset))
 		}
 		if ok, err := e.out.write(it.part, []*item{it}, rec); !ok {
-			if err != nil { // too large with the retry headers: it cannot wait there
+			if refusedForGood(err) { // too large with the retry headers: it cannot wait there
 				e.deadLetter([]*item{it}, "unproducible", err, attempt, first)
 				continue
 			}
