@@ -271,7 +271,7 @@ func contains(ids []string, key string) bool {
 	return false
 }
 
-// gauge returns the value of an unlabelled gauge registered in reg.
+// gauge returns the value of an unlabelled gauge (or counter) registered in reg.
 func gauge(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 	tb.Helper()
 	mfs, err := reg.Gather()
@@ -280,10 +280,13 @@ func gauge(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
-	tb.Fatalf("no gauge %s", name)
+	tb.Fatalf("no gauge or counter %s", name)
 	return 0
 }
 

@@ -38,22 +38,6 @@ func randomNotes(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// plain is the value of an unlabelled counter registered in reg.
-func plain(tb testing.TB, reg *prometheus.Registry, name string) float64 {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	tb.Fatalf("no counter %s", name)
-	return 0
-}
-
 // A lead record the broker refuses for good (over the leads topic's
 // max.message.bytes) sends its raw record to the DLQ as unproducible, and
 // the lead behind it on the same partition gets its record: exactly-once
@@ -213,10 +197,10 @@ func TestRefusedDLQRecord(t *testing.T) {
 						t.Errorf("DLQ reason %q, want the first attempt's unknown_event", got)
 					}
 				}
-				if got, want := plain(t, reg, "leadbridge_enrich_dropped_total"), float64(1-tc.dlq); got != want {
+				if got, want := gauge(t, reg, "leadbridge_enrich_dropped_total"), float64(1-tc.dlq); got != want {
 					t.Errorf("dropped_total = %v, want %v", got, want)
 				}
-				if n := plain(t, reg, "leadbridge_enrich_transactions_aborted_total"); n > 5 {
+				if n := gauge(t, reg, "leadbridge_enrich_transactions_aborted_total"); n > 5 {
 					t.Errorf("%v transactions aborted for one refused record", n)
 				}
 			})
