@@ -207,3 +207,50 @@ func TestRefusedDLQRecord(t *testing.T) {
 		})
 	}
 }
+
+// Exactly-once, a failing lead whose raw record is too large to wait on the
+// retry topic with the retry headers goes to the DLQ (unproducible, without
+// its value: the DLQ headers do not fit either) instead of holding its batch
+// for good, and the lead behind it gets its record.
+func TestTooLargeForRetryGoesToDLQ(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	failing := h.api.PutLead("tenant-0", newLead(1))
+	h.api.FailNext(failing, sandbox.Repeat(sandbox.Fault{Status: 503}, 10_000)...)
+	mk := func(pad int) schema.Event {
+		data, _ := json.Marshal(schema.AuroraData{Event: "lead_changed", TenantID: "tenant-0",
+			Attributes: map[string]string{"lead_id": failing, "notes": strings.Repeat("x", pad)}})
+		return schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.AuroraSource("tenant-0"),
+			Type: schema.AuroraTypePrefix + "lead_changed", Subject: failing, Time: time.Now().UTC(),
+			PartitionKey: schema.AuroraKey("tenant-0", failing), Data: data}
+	}
+	// Raw fits a record batch; with the retry headers it does not.
+	const rawBytes = 999_750
+	ev := mk(0)
+	ev = mk(rawBytes - userSize(ev.Record()))
+	h.produceRaw(ctx, ev)
+	ok := h.api.PutLead("tenant-0", newLead(2))
+	h.auroraEvent(ctx, "tenant-0", "lead_changed", ok)
+	h.start("x1")
+	h.waitCommitted(t, 2, 30*time.Second)
+
+	leads := h.leadsOf(h.readAll(ctx, h.leads, 1, 300*time.Millisecond))
+	if len(leads) != 1 || leads[0].key != schema.AuroraKey("tenant-0", ok) {
+		t.Fatalf("%d lead records, want the healthy lead's only", len(leads))
+	}
+	dlq := h.readAll(ctx, h.dlq, 1, 300*time.Millisecond)
+	if len(dlq) != 1 {
+		t.Fatalf("%d DLQ records, want 1", len(dlq))
+	}
+	d := dlq[0]
+	if got := schema.Header(d, schema.HeaderDLQReason); got != "unproducible" {
+		t.Errorf("DLQ reason %q, want unproducible", got)
+	}
+	if d.Value != nil || schema.Header(d, schema.HeaderDLQTruncated) != strconv.Itoa(len(ev.Record().Value)) {
+		t.Errorf("DLQ record with a %d-byte value, %s=%q", len(d.Value), schema.HeaderDLQTruncated, schema.Header(d, schema.HeaderDLQTruncated))
+	}
+	if n := len(h.readAll(ctx, h.retry, 0, 300*time.Millisecond)); n != 0 {
+		t.Errorf("%d records on the retry topic, want none", n)
+	}
+}
