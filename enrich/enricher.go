@@ -36,7 +36,6 @@ type Enricher struct {
 	batchOver atomic.Pointer[chan struct{}]
 	rpause    *retryPause // retry partitions paused until their first record is due
 	calls     callTimes   // API calls' own times since the last transaction (exactly-once)
-	limits    batchLimits // the topics' max.message.bytes, bounding kgo's batches
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
@@ -94,7 +93,6 @@ func (e *Enricher) ClientOpts() []kgo.Opt {
 		kgo.HeartbeatInterval(e.cfg.HeartbeatInterval),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.RecordDeliveryTimeout(delivery),
-		kgo.ProducerBatchMaxBytesFn(e.limits.max),
 		kgo.OnPartitionsAssigned(e.assigned),
 		kgo.OnPartitionsRevoked(e.revoked),
 		kgo.OnPartitionsLost(e.lost),

@@ -196,6 +196,7 @@ func (w *syncWriter) write(part *partition, _ []*item, recs ...*kgo.Record) (boo
 
 func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err error) {
 	e := w.e
+	again := false // produced again after a batch was refused as too large
 	for attempt := 0; ; attempt++ {
 		if !part.beginProduce() {
 			return false, nil
@@ -206,6 +207,14 @@ func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err err
 		part.endProduce()
 		if err == nil {
 			return true, nil
+		}
+		// The brokers refuse a batch whole, and kgo batches up to its own
+		// bound (before compression) whatever a topic's max.message.bytes:
+		// a record batched with one too large is refused with it. Produced
+		// once more it goes in another batch; only the culprit fails again.
+		if !again && (errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)) {
+			again = true
+			continue
 		}
 		if !kerr.IsRetriable(err) && !errors.Is(err, kgo.ErrRecordTimeout) && !errors.Is(err, kgo.ErrRecordRetries) {
 			e.log.Error("produce failed permanently", zap.String("topic", rec.Topic), zap.Error(err))

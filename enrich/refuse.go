@@ -256,12 +256,14 @@ func (b *blameLog) take() map[rawRef]blame {
 }
 
 // permanentCode is the broker's error code when err refuses a record for
-// good, whatever the transaction: its size, its content, or the topic.
-// Errors of the producer or transaction themselves are not the record's.
+// good, whatever the transaction: its size or its content. Errors of the
+// producer or transaction, and of the topic (an ACL, a bad name, a
+// policy), are not the record's: they fail every record alike, and giving
+// records up for them would lose them; those records stay with the group,
+// read again, until the setup is fixed.
 func permanentCode(err error) (string, bool) {
 	for _, perm := range []*kerr.Error{kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord,
-		kerr.CorruptMessage, kerr.InvalidTimestamp, kerr.TopicAuthorizationFailed, kerr.InvalidTopicException,
-		kerr.PolicyViolation} {
+		kerr.CorruptMessage, kerr.InvalidTimestamp} {
 		if errors.Is(err, perm) {
 			return perm.Message, true
 		}

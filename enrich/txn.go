@@ -29,9 +29,6 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		if err != nil {
 			return nil, fmt.Errorf("kafka client: %w", err)
 		}
-		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		e.loadBatchLimits(lctx, cl)
 		return cl, nil
 	}
 	sess, err := kgo.NewGroupTransactSession(opts...)
@@ -53,7 +50,6 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 		sess.Close()
 		return nil, err
 	}
-	e.loadBatchLimits(ictx, sess.Client())
 	e.mu.Lock()
 	e.sess = sess
 	e.client = sess.Client()

@@ -1,0 +1,139 @@
+package enrich_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadbridge/leadbridge/deploy/kafkatest"
+	"github.com/leadbridge/leadbridge/enrich"
+	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/schema"
+)
+
+// leadProWithNotes is a LeadPro lead.created event for lead 77 with notes.
+func leadProWithNotes(notes string) schema.Event {
+	data := `{"event":"lead.created","data":{"id":77,"full_name":"Ada Lovelace","notes":"` + notes + `"}}`
+	return schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.LeadProSource("9999"),
+		Type: schema.LeadProTypePrefix + "lead.created", Subject: "77", Time: time.Now().UTC(),
+		PartitionKey: schema.LeadProKey("9999", "77"), Data: json.RawMessage(data)}
+}
+
+// A lead record that compresses (snappy, kgo's default) under the leads
+// topic's max.message.bytes is accepted by the brokers, so it is produced:
+// bounding kgo's batches by max.message.bytes (kgo compares the size before
+// compression) refused it in the client and dead-lettered a healthy lead.
+func TestCompressibleLeadUnderTheLimitIsProduced(t *testing.T) {
+	modes(t, func(t *testing.T, alo bool) {
+		h := newHarness(t, 1, 1, sandbox.Options{})
+		compact, limit := "compact", "20000"
+		h.leads = kafkatest.Topic(t, h.b, "leads-small", 1, map[string]*string{"cleanup.policy": &compact, "max.message.bytes": &limit})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		// The broker itself takes such a record on this topic.
+		probe := kafkatest.Client(t, h.b)
+		if err := probe.ProduceSync(ctx, &kgo.Record{Topic: h.leads, Key: []byte("probe"), Value: []byte(strings.Repeat("x", 60_000))}).FirstErr(); err != nil {
+			t.Fatalf("the broker refuses a compressible 60 kB record at max.message.bytes=20000: %v", err)
+		}
+		h.produceRaw(ctx, leadProWithNotes(strings.Repeat("x", 60_000)))
+		h.start("c1", func(c *enrich.Config) { c.AtLeastOnce = alo })
+		h.waitCommitted(t, 1, 30*time.Second)
+		var leads int
+		for _, r := range h.readAll(ctx, h.leads, 1, 300*time.Millisecond) {
+			if string(r.Key) == schema.LeadProKey("9999", "77") {
+				leads++
+			}
+		}
+		dlq := h.readAll(ctx, h.dlq, 0, 300*time.Millisecond)
+		if leads != 1 || len(dlq) != 0 {
+			reason := ""
+			if len(dlq) > 0 {
+				reason = schema.Header(dlq[0], schema.HeaderDLQReason) + ": " + schema.Header(dlq[0], schema.HeaderDLQError)
+			}
+			t.Fatalf("%d lead records and %d DLQ records (%s), want the lead's record and no DLQ record", leads, len(dlq), reason)
+		}
+	})
+}
+
+// A topic's own error (here an invalid DLQ topic name,
+// INVALID_TOPIC_EXCEPTION; an ACL's TOPIC_AUTHORIZATION_FAILED takes the
+// same path) refuses every record alike: it is not a record refused for
+// good, so none is given up. The raw record's offset stays uncommitted (it
+// is neither on leads nor in the DLQ) while the member keeps failing, for
+// as long as this test watches.
+func TestTopicErrorDoesNotLoseRecords(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	r := &kgo.Record{Topic: h.raw, Key: []byte("k"), Value: []byte("not a cloudevent")}
+	if err := h.producer.ProduceSync(ctx, r).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.start("d1", func(c *enrich.Config) { c.AtLeastOnce = true; c.DLQTopic = "review/bad topic" })
+	adm := kadm.NewClient(h.producer)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		os, err := adm.FetchOffsets(ctx, h.group)
+		if err == nil {
+			var at int64
+			os.Each(func(o kadm.OffsetResponse) {
+				if o.Topic == h.raw {
+					at += o.At
+				}
+			})
+			if at >= 1 {
+				t.Fatalf("the raw record's offset was committed although neither leads nor the DLQ has it (lost)")
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestRefusalBlamesOnlyTheCulprit at-least-once: the brokers refuse a batch
+// whole, so healthy leads batched with an oversized one are refused with it;
+// each is produced once more, in another batch, and only the culprit goes
+// to the DLQ.
+func TestRefusalBlamesOnlyTheCulpritAtLeastOnce(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	h.start("b1", func(c *enrich.Config) { c.AtLeastOnce = true })
+	limit := "20000"
+	adm := kadm.NewClient(h.producer)
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, h.leads); err != nil {
+		t.Fatal(err)
+	}
+	probe := kafkatest.Client(t, h.b)
+	waitFor(t, 30*time.Second, "the lower limit", func() bool {
+		err := probe.ProduceSync(ctx, &kgo.Record{Topic: h.leads, Key: []byte("probe"), Value: []byte(randomNotes(30_000))}).FirstErr()
+		return err != nil
+	})
+	big := leadProWithNotes(randomNotes(60_000))
+	recs := []*kgo.Record{big.Record()}
+	const healthy = 10
+	for i := range healthy {
+		id := strconv.Itoa(100 + i)
+		small := leadProWithNotes("")
+		small.PartitionKey, small.Subject = schema.LeadProKey("9999", id), id
+		small.Data = json.RawMessage(`{"event":"lead.created","data":{"id":` + id + `,"full_name":"Grace Hopper"}}`)
+		recs = append(recs, small.Record())
+	}
+	for _, r := range recs {
+		r.Topic = h.raw
+	}
+	if err := h.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitCommitted(t, 1+healthy, 30*time.Second)
+	dlq := h.readAll(ctx, h.dlq, 1, 500*time.Millisecond)
+	if len(dlq) != 1 {
+		t.Fatalf("%d DLQ records, want only the oversized lead's", len(dlq))
+	}
+}
