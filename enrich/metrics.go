@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, outstanding func() int) *metrics {
 		Name: "leadbridge_enrich_restarts_total", Help: "Exactly-once member restarts: a transaction could not end or begin, so the Kafka client was replaced by a new one with the same transactional id.",
 	})
 	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "leadbridge_enrich_refused_total", Help: "Raw and retry records blamed for an aborted transaction because the brokers refused a record written for them for good (too large, invalid, not authorized); read again, they go to the DLQ as unproducible.",
+		Name: "leadbridge_enrich_refused_total", Help: "Raw and retry records blamed for an aborted transaction because the brokers refused a record written for them for good (too large, invalid), counted each time (a suspect among several, until told apart, too); read again, the culprits go to the DLQ as unproducible.",
 	})
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "leadbridge_enrich_dropped_total", Help: "Raw and retry records given up because the brokers refused even their DLQ record (logged by topic, partition and offset).",

@@ -181,7 +181,12 @@ func (e *leadEncoder) encode(l *schema.Lead) ([]byte, error) {
 
 // syncWriter produces each record and waits for its ack, retrying what can
 // be retried until the partition is revoked or the member stops.
-type syncWriter struct{ e *Enricher }
+type syncWriter struct {
+	e *Enricher
+	// alone serializes the produces that follow a batch refused as too
+	// large, so each goes in a batch without the others refused with it.
+	alone sync.Mutex
+}
 
 func (w *syncWriter) txn() bool { return false }
 
@@ -203,7 +208,13 @@ func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err err
 		}
 		// Not canceled with the partition: a produce in flight finishes (or
 		// times out after DeliveryTimeout) so revoke knows it is over.
+		if again {
+			w.alone.Lock()
+		}
 		err := e.client.ProduceSync(context.WithoutCancel(part.ctx), rec).FirstErr()
+		if again {
+			w.alone.Unlock()
+		}
 		part.endProduce()
 		if err == nil {
 			return true, nil
@@ -211,7 +222,8 @@ func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err err
 		// The brokers refuse a batch whole, and kgo batches up to its own
 		// bound (before compression) whatever a topic's max.message.bytes:
 		// a record batched with one too large is refused with it. Produced
-		// once more it goes in another batch; only the culprit fails again.
+		// once more, one such record at a time, it goes in another batch
+		// than the others refused; only the culprit fails again.
 		if !again && (errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)) {
 			again = true
 			continue

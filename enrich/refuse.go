@@ -284,7 +284,12 @@ func (e *Enricher) refusedRecord(it *item, f refusal) {
 		return
 	}
 	cause := fmt.Errorf("the brokers refused a record written for it for good (%s)", f.code)
-	e.deadLetterFit([]*item{it}, "unproducible", cause, f.strikes, e.cfg.Now(), f.dlq)
+	// Back from the retry topic, it keeps its attempts and first failure.
+	first := it.first
+	if first.IsZero() {
+		first = e.cfg.Now()
+	}
+	e.deadLetterFit([]*item{it}, "unproducible", cause, max(f.strikes, it.attempt), first, f.dlq)
 }
 
 // giveUp marks a polled record done without any record written for it:
