@@ -259,7 +259,7 @@ func TestTooLargeForRetryGoesToDLQ(t *testing.T) {
 }
 
 // Exactly-once, when the leads topic's limit drops while the member runs
-// (kgo still batches up to the limit it read at startup), the broker refuses
+// (kgo batches up to its own bound, whatever the topic's), the broker refuses
 // the oversized lead's batch and the transaction of eleven leads is aborted:
 // only the oversized lead is blamed and reaches the DLQ, the ten healthy
 // leads of the same transaction get their records when it is read again.
