@@ -258,64 +258,68 @@ func TestTooLargeForRetryGoesToDLQ(t *testing.T) {
 	}
 }
 
-// Exactly-once, when the leads topic's limit drops while the member runs
-// (kgo batches up to its own bound, whatever the topic's), the broker refuses
-// the oversized lead's batch and the transaction of eleven leads is aborted:
-// only the oversized lead is blamed and reaches the DLQ, the ten healthy
-// leads of the same transaction get their records when it is read again.
-// (kgo fails what it buffers after a refused batch with the same error; the
-// member isolates such suspects, which TestRefusalsStrikesAndSuspects
-// covers: the broker decides whether they share the batch.)
+// When the leads topic's limit drops while the member runs (kgo batches up
+// to its own bound, whatever the topic's), the broker refuses the oversized
+// lead's batch whole. Only the oversized lead reaches the DLQ; the ten
+// healthy leads get their records. Exactly-once the transaction of eleven
+// leads is aborted, only the oversized lead is blamed, and the others are
+// produced when it is read again (kgo fails what it buffers after a refused
+// batch with the same error; the member isolates such suspects, which
+// TestRefusalsStrikesAndSuspects covers: the broker decides whether they
+// share the batch). At-least-once the healthy leads refused with it are
+// produced once more, one at a time.
 func TestRefusalBlamesOnlyTheCulprit(t *testing.T) {
-	h := newHarness(t, 1, 1, sandbox.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	reg := prometheus.NewRegistry()
-	h.start("b1", func(c *enrich.Config) { c.Metrics = reg }) // reads the leads topic's limit: the default
-	limit := "20000"
-	adm := kadm.NewClient(h.producer)
-	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, h.leads); err != nil {
-		t.Fatal(err)
-	}
-	probe := kafkatest.Client(t, h.b)
-	waitFor(t, 30*time.Second, "the broker to apply the lower limit", func() bool {
-		// Refused (never written) once the limit holds.
-		err := probe.ProduceSync(ctx, &kgo.Record{Topic: h.leads, Key: []byte("probe"), Value: []byte(randomNotes(30_000))}).FirstErr()
-		return errors.Is(err, kerr.MessageTooLarge)
+	modes(t, func(t *testing.T, alo bool) {
+		h := newHarness(t, 1, 1, sandbox.Options{})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		reg := prometheus.NewRegistry()
+		h.start("b1", func(c *enrich.Config) { c.Metrics, c.AtLeastOnce = reg, alo })
+		limit := "20000"
+		adm := kadm.NewClient(h.producer)
+		if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, h.leads); err != nil {
+			t.Fatal(err)
+		}
+		probe := kafkatest.Client(t, h.b)
+		waitFor(t, 30*time.Second, "the broker to apply the lower limit", func() bool {
+			// Refused (never written) once the limit holds.
+			err := probe.ProduceSync(ctx, &kgo.Record{Topic: h.leads, Key: []byte("probe"), Value: []byte(randomNotes(30_000))}).FirstErr()
+			return errors.Is(err, kerr.MessageTooLarge)
+		})
+
+		big := leadProEvent("lead.created", 0)
+		big.Data = json.RawMessage(`{"event":"lead.created","data":{"id":77,"full_name":"Ada Lovelace","notes":"` + randomNotes(60_000) + `"}}`)
+		// In one raw batch, so one transaction.
+		recs := []*kgo.Record{big.Record()}
+		const healthy = 10
+		for i := range healthy {
+			id := strconv.Itoa(100 + i)
+			small := leadProEvent("lead.created", 0)
+			small.PartitionKey, small.Subject = schema.LeadProKey("9999", id), id
+			small.Data = json.RawMessage(`{"event":"lead.created","data":{"id":` + id + `,"full_name":"Grace Hopper"}}`)
+			recs = append(recs, small.Record())
+		}
+		for _, r := range recs {
+			r.Topic = h.raw
+		}
+		if err := h.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		h.waitCommitted(t, 1+healthy, 30*time.Second)
+
+		keys := map[string]bool{}
+		for _, l := range h.leadsOf(h.readAll(ctx, h.leads, healthy, 300*time.Millisecond)) {
+			keys[l.key] = true
+		}
+		if len(keys) != healthy || keys[schema.LeadProKey("9999", "77")] {
+			t.Fatalf("lead records for %d keys (the oversized one's: %v), want the %d healthy leads'", len(keys), keys[schema.LeadProKey("9999", "77")], healthy)
+		}
+		dlq := h.readAll(ctx, h.dlq, 1, 300*time.Millisecond)
+		if len(dlq) != 1 || schema.Header(dlq[0], schema.HeaderDLQReason) != "unproducible" || !bytes.Equal(dlq[0].Value, big.Record().Value) {
+			t.Fatalf("%d DLQ records, want the oversized lead's raw record as unproducible", len(dlq))
+		}
+		if n := gauge(t, reg, "leadbridge_enrich_refused_total"); !alo && n < 1 {
+			t.Errorf("refused_total = %v, want at least 1", n)
+		}
 	})
-
-	big := leadProEvent("lead.created", 0)
-	big.Data = json.RawMessage(`{"event":"lead.created","data":{"id":77,"full_name":"Ada Lovelace","notes":"` + randomNotes(60_000) + `"}}`)
-	// In one raw batch, so one transaction.
-	recs := []*kgo.Record{big.Record()}
-	const healthy = 10
-	for i := range healthy {
-		id := strconv.Itoa(100 + i)
-		small := leadProEvent("lead.created", 0)
-		small.PartitionKey, small.Subject = schema.LeadProKey("9999", id), id
-		small.Data = json.RawMessage(`{"event":"lead.created","data":{"id":` + id + `,"full_name":"Grace Hopper"}}`)
-		recs = append(recs, small.Record())
-	}
-	for _, r := range recs {
-		r.Topic = h.raw
-	}
-	if err := h.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	h.waitCommitted(t, 1+healthy, 30*time.Second)
-
-	keys := map[string]bool{}
-	for _, l := range h.leadsOf(h.readAll(ctx, h.leads, healthy, 300*time.Millisecond)) {
-		keys[l.key] = true
-	}
-	if len(keys) != healthy || keys[schema.LeadProKey("9999", "77")] {
-		t.Fatalf("lead records for %d keys (the oversized one's: %v), want the %d healthy leads'", len(keys), keys[schema.LeadProKey("9999", "77")], healthy)
-	}
-	dlq := h.readAll(ctx, h.dlq, 1, 300*time.Millisecond)
-	if len(dlq) != 1 || schema.Header(dlq[0], schema.HeaderDLQReason) != "unproducible" || !bytes.Equal(dlq[0].Value, big.Record().Value) {
-		t.Fatalf("%d DLQ records, want the oversized lead's raw record as unproducible", len(dlq))
-	}
-	if n := gauge(t, reg, "leadbridge_enrich_refused_total"); n < 1 {
-		t.Errorf("refused_total = %v, want at least 1", n)
-	}
 }

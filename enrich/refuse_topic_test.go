@@ -3,7 +3,6 @@ package enrich_test
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,47 +92,5 @@ func TestTopicErrorDoesNotLoseRecords(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// TestRefusalBlamesOnlyTheCulprit at-least-once: the brokers refuse a batch
-// whole, so healthy leads batched with an oversized one are refused with it;
-// each is produced once more, in another batch, and only the culprit goes
-// to the DLQ.
-func TestRefusalBlamesOnlyTheCulpritAtLeastOnce(t *testing.T) {
-	h := newHarness(t, 1, 1, sandbox.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	h.start("b1", func(c *enrich.Config) { c.AtLeastOnce = true })
-	limit := "20000"
-	adm := kadm.NewClient(h.producer)
-	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, h.leads); err != nil {
-		t.Fatal(err)
-	}
-	probe := kafkatest.Client(t, h.b)
-	waitFor(t, 30*time.Second, "the lower limit", func() bool {
-		err := probe.ProduceSync(ctx, &kgo.Record{Topic: h.leads, Key: []byte("probe"), Value: []byte(randomNotes(30_000))}).FirstErr()
-		return err != nil
-	})
-	big := leadProWithNotes(randomNotes(60_000))
-	recs := []*kgo.Record{big.Record()}
-	const healthy = 10
-	for i := range healthy {
-		id := strconv.Itoa(100 + i)
-		small := leadProWithNotes("")
-		small.PartitionKey, small.Subject = schema.LeadProKey("9999", id), id
-		small.Data = json.RawMessage(`{"event":"lead.created","data":{"id":` + id + `,"full_name":"Grace Hopper"}}`)
-		recs = append(recs, small.Record())
-	}
-	for _, r := range recs {
-		r.Topic = h.raw
-	}
-	if err := h.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	h.waitCommitted(t, 1+healthy, 30*time.Second)
-	dlq := h.readAll(ctx, h.dlq, 1, 500*time.Millisecond)
-	if len(dlq) != 1 {
-		t.Fatalf("%d DLQ records, want only the oversized lead's", len(dlq))
 	}
 }
