@@ -10,9 +10,8 @@ import "time"
 // finished in txnTarget at the rate the last full transaction measured:
 // about MaxInFlight per API round, for several rounds. It never takes fewer
 // than minTxnRecords, rounded up to whole rounds (512 at 256 in flight), nor
-// more than MaxBatch; a
-// transaction of records that ran slowly (a slow API) makes the next one
-// smaller, down to that floor. Live traffic polls what has arrived, far
+// more than MaxBatch; a transaction of records that ran slowly (a slow API)
+// makes the next one smaller, down to that floor. Live traffic polls what has arrived, far
 // fewer than the size: only a backlog fills a transaction.
 //
 // A size is a whole number of rounds (MaxInFlight records). The calls of a
