@@ -121,18 +121,20 @@ func (e *Enricher) enrichAurora(items []*item) {
 	}
 }
 
-// auroraWebhookOf is schema.AuroraWebhookOf of the items' events. A lead
-// with one waiting event, the common case, is read without copying its
-// event into a new slice (a heap allocation of the whole Event per lead).
+// auroraWebhookOf is schema.AuroraWebhookOf of the items' events, from the
+// facts dispatch read when it decoded each event's data (the data is not
+// decoded twice).
 func auroraWebhookOf(items []*item) schema.AuroraWebhook {
-	if len(items) == 1 {
-		return schema.AuroraWebhookOf(items[0].ev)
+	var w schema.AuroraWebhook
+	for _, it := range items {
+		if it.hook.Source != "" {
+			w.Source = it.hook.Source
+		}
+		if it.hook.ProjectID != "" {
+			w.ProjectID = it.hook.ProjectID
+		}
 	}
-	evs := make([]schema.Event, len(items))
-	for i, it := range items {
-		evs[i] = it.ev
-	}
-	return schema.AuroraWebhookOf(evs...)
+	return w
 }
 
 // batchContext bounds ctx by the end of the open batch (exactly-once);

@@ -67,21 +67,28 @@ func TestLeadEncodeUnchanged(t *testing.T) {
 	}
 }
 
-// BenchmarkAuroraWebhookOf reads the webhook facts of one lead's single
-// waiting event, as enrichAurora does for nearly every lead.
-func BenchmarkAuroraWebhookOf(b *testing.B) {
-	items := []*item{{ev: schema.Event{ID: "ev-1", Source: schema.AuroraSource("t1"), Type: "lead_changed",
-		Data: []byte(`{"event":"lead_changed","tenant_id":"t1","attributes":{"lead_id":"L1"},"raw_query":""}`)}}}
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = auroraWebhookOf(items)
-	}
-}
-
 func TestAuroraWebhookOfItems(t *testing.T) {
-	ev := func(data string) *item { return &item{ev: schema.Event{Data: []byte(data)}} }
+	// As dispatch reads them: the event's data decoded once, its facts kept.
+	ev := func(data string) *item {
+		var d schema.AuroraData
+		if err := json.Unmarshal([]byte(data), &d); err != nil {
+			t.Fatal(err)
+		}
+		return &item{ev: schema.Event{Data: []byte(data)}, hook: schema.AuroraWebhook{}.With(d)}
+	}
 	created := ev(`{"event":"lead_created","attributes":{"source":"api"}}`)
 	converted := ev(`{"event":"lead_converted","attributes":{"project_id":"P1"}}`)
+	changed := ev(`{"event":"lead_changed","attributes":{"lead_id":"L1"}}`)
+	// Equal to schema.AuroraWebhookOf of the same events, in every order.
+	all := []*item{created, converted, changed}
+	for i := range all {
+		for j := range all {
+			items := []*item{all[i], all[j]}
+			if got, want := auroraWebhookOf(items), schema.AuroraWebhookOf(all[i].ev, all[j].ev); got != want {
+				t.Errorf("items %d, %d: %+v, want %+v", i, j, got, want)
+			}
+		}
+	}
 	if got := auroraWebhookOf([]*item{created}); got != (schema.AuroraWebhook{Source: "api"}) {
 		t.Errorf("one item: %+v", got)
 	}

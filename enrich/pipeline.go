@@ -25,6 +25,7 @@ type item struct {
 	key    string // lead key
 	tenant string // Aurora tenant id (Aurora items)
 	leadID string
+	hook   schema.AuroraWebhook // what this Aurora event says beside the API (read at dispatch)
 	aurora bool
 	// erasure is set for an erasure event (erase or unerase, by erase).
 	erasure, erase bool
@@ -137,7 +138,7 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 			dead("invalid_lead_id", errors.New("aurora lead_id is not a plausible path segment"))
 			return
 		}
-		it.aurora, it.tenant, it.leadID = true, d.TenantID, id
+		it.aurora, it.tenant, it.leadID, it.hook = true, d.TenantID, id, schema.AuroraWebhook{}.With(d)
 		it.key = schema.AuroraKey(d.TenantID, id)
 	case strings.HasPrefix(ev.Type, schema.LeadProTypePrefix):
 		switch strings.TrimPrefix(ev.Type, schema.LeadProTypePrefix) {

@@ -31,15 +31,24 @@ func AuroraWebhookOf(evs ...Event) AuroraWebhook {
 		if json.Unmarshal(ev.Data, &d) != nil {
 			continue
 		}
-		switch d.Event {
-		case "lead_created":
-			if s := d.Attributes["source"]; s != "" {
-				w.Source = s
-			}
-		case "lead_converted":
-			if p := d.Attributes["project_id"]; p != "" {
-				w.ProjectID = p
-			}
+		w = w.With(d)
+	}
+	return w
+}
+
+// With is w followed by the webhook d, one event's decoded data: what d says
+// (lead_created's source, lead_converted's project_id) wins when non-empty.
+// A caller that has already decoded an event's data reads its facts without
+// decoding it again.
+func (w AuroraWebhook) With(d AuroraData) AuroraWebhook {
+	switch d.Event {
+	case "lead_created":
+		if s := d.Attributes["source"]; s != "" {
+			w.Source = s
+		}
+	case "lead_converted":
+		if p := d.Attributes["project_id"]; p != "" {
+			w.ProjectID = p
 		}
 	}
 	return w
