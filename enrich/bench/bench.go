@@ -162,6 +162,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	done := make(chan error, r.Members)
+	clock := &callClock{}
 	for range r.Members {
 		eln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -170,7 +171,9 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
 		go pprof.Do(runCtx, pprof.Labels("bench", "enrich-member"), func(ctx context.Context) {
-			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger), logger)
+			hc := wire.APIClient(cfg)
+			hc.Transport = clock.wrap(hc.Transport)
+			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, hc, logger), logger)
 		})
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
@@ -248,6 +251,13 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			r.Bound, float64(calls)/took.Seconds(), float64(calls)/took.Seconds()/r.Bound)
 		fmt.Fprintf(w, "  from the first API call to the last lead record: %.2fs, %.0f calls/s = %.2fx of the bound\n",
 			fromAPI.Seconds(), float64(calls)/fromAPI.Seconds(), float64(calls)/fromAPI.Seconds()/r.Bound)
+		if m := clock.mean(); m > 0 {
+			// The bound at the calls' own time: what a member that never
+			// left a slot idle would reach on this machine.
+			own := r.Bound * r.Latency.Seconds() / m.Seconds()
+			fmt.Fprintf(w, "  the members' calls took %.1fms on average (request to answer, the API's %s included): at that time the bound is %.0f calls/s, reached %.2fx of it from the first API call\n",
+				float64(m.Microseconds())/1000, r.Latency, own, float64(calls)/fromAPI.Seconds()/own)
+		}
 	case "poison":
 		if r.Poison > 0 {
 			// dlqAt is in arrival order.
