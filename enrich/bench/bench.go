@@ -171,9 +171,8 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
 		go pprof.Do(runCtx, pprof.Labels("bench", "enrich-member"), func(ctx context.Context) {
-			hc := wire.APIClient(cfg)
-			hc.Transport = clock.wrap(hc.Transport)
-			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, hc, logger), logger)
+			api := clock.wrap(aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger))
+			done <- wire.Enrich(ctx, cfg, eln, api, logger)
 		})
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
@@ -255,7 +254,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			// The bound at the calls' own time: what a member that never
 			// left a slot idle would reach on this machine.
 			own := r.Bound * r.Latency.Seconds() / m.Seconds()
-			fmt.Fprintf(w, "  the members' calls took %.1fms on average (request to answer, the API's %s included): at that time the bound is %.0f calls/s, reached %.2fx of it from the first API call\n",
+			fmt.Fprintf(w, "  the members' calls took %.1fms on average (request to body read, the API's %s included): at that time the bound is %.0f calls/s, reached %.2fx of it from the first API call\n",
 				float64(m.Microseconds())/1000, r.Latency, own, float64(calls)/fromAPI.Seconds()/own)
 		}
 	case "poison":
