@@ -162,17 +162,17 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	done := make(chan error, r.Members)
-	clock := &callClock{}
+	var metricsAt []string // the members' /metrics
 	for range r.Members {
 		eln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return Result{}, err
 		}
+		metricsAt = append(metricsAt, eln.Addr().String())
 		// The label marks the members' goroutines (and the ones they start)
 		// in the profile, apart from the sandbox's and the observer's.
 		go pprof.Do(runCtx, pprof.Labels("bench", "enrich-member"), func(ctx context.Context) {
-			api := clock.wrap(aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger))
-			done <- wire.Enrich(ctx, cfg, eln, api, logger)
+			done <- wire.Enrich(ctx, cfg, eln, aurora.NewClient(cfg.Aurora.APIURL, wire.APIClient(cfg), logger), logger)
 		})
 	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Topics.Leads, cfg.Topics.DLQ),
@@ -224,6 +224,10 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			cpu1, _ = processCPU()
 		}
 	}
+	callMean, err := callTime(ctx, metricsAt)
+	if err != nil {
+		return Result{}, fmt.Errorf("read the members' call time: %w", err)
+	}
 	stop()
 	var errs []error
 	for range r.Members {
@@ -250,7 +254,7 @@ func (r Run) Do(ctx context.Context, brokers []string, w io.Writer) (Result, err
 			r.Bound, float64(calls)/took.Seconds(), float64(calls)/took.Seconds()/r.Bound)
 		fmt.Fprintf(w, "  from the first API call to the last lead record: %.2fs, %.0f calls/s = %.2fx of the bound\n",
 			fromAPI.Seconds(), float64(calls)/fromAPI.Seconds(), float64(calls)/fromAPI.Seconds()/r.Bound)
-		if m := clock.mean(); m > 0 {
+		if m := callMean; m > 0 {
 			// The bound at the calls' own time: what a member that never
 			// left a slot idle would reach on this machine.
 			own := r.Bound * r.Latency.Seconds() / m.Seconds()
