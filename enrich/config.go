@@ -225,8 +225,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("enrich: %w", err))
 		}
 	}
-	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval*3 > c.SessionTimeout {
-		bad("enrich: heartbeat_interval %s must be at most a third of session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
+	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 {
+		if err := CheckGroupTimes(c.SessionTimeout, c.HeartbeatInterval); err != nil {
+			errs = append(errs, fmt.Errorf("enrich: %w", err))
+		}
 	}
 	if c.BackoffBase > 0 && c.BackoffMax > 0 && c.BackoffBase > c.BackoffMax {
 		bad("enrich: backoff_base %s is above backoff_max %s", c.BackoffBase, c.BackoffMax)
@@ -241,6 +243,16 @@ func (c Config) Validate() error {
 func CheckTransactionWindow(batchFor, transactionTimeout time.Duration) error {
 	if batchFor*2 > transactionTimeout {
 		return fmt.Errorf("batch_for %s must be at most half of transaction_timeout %s", batchFor, transactionTimeout)
+	}
+	return nil
+}
+
+// CheckGroupTimes is the rule between session_timeout and
+// heartbeat_interval: a member heartbeats at least three times per session,
+// so one lost heartbeat does not cost it its partitions.
+func CheckGroupTimes(sessionTimeout, heartbeatInterval time.Duration) error {
+	if heartbeatInterval*3 > sessionTimeout {
+		return fmt.Errorf("heartbeat_interval %s must be at most a third of session_timeout %s", heartbeatInterval, sessionTimeout)
 	}
 	return nil
 }

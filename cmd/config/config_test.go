@@ -153,6 +153,18 @@ func TestLoadConfig(t *testing.T) {
 			yaml: "enrich: {max_outstanding: 0, max_batch: -1}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
 			errs: []string{"max_outstanding, max_batch and lag_interval must be positive"},
 		},
+		"enrich's group times": {
+			yaml: "enrich: {session_timeout: 1s, heartbeat_interval: 900ms}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"heartbeat_interval 900ms must be at most a third of session_timeout 1s"},
+		},
+		"enrich's heartbeat against the default session": {
+			yaml: "enrich: {heartbeat_interval: 3s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"heartbeat_interval 3s must be at most a third of session_timeout 6s"},
+		},
+		"negative enrich group times": {
+			yaml: "enrich: {session_timeout: -1s}\nleadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			errs: []string{"session_timeout and heartbeat_interval must not be negative"},
+		},
 		"enrich's transaction window": {
 			yaml: "enrich: {batch_for: 4s, transaction_timeout: 10s}\n",
 			check: func(t *testing.T, c Config) {

@@ -93,13 +93,15 @@ func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 		{"LEADBRIDGE_ENRICH_MAX_BATCH", "enrich.max_batch", &cfg.Enrich.MaxBatch},
 	} {
 		if v := getenv(o.name); v != "" {
+			cfg.given = true
 			n, err := strconv.Atoi(v)
 			if err != nil {
+				// One error, not a second about the 0 it would leave.
 				errs = append(errs, fmt.Errorf("%s is not a whole number", o.name))
+				continue
 			}
 			*o.dst = n
 			cfg.from[o.key] = o.name
-			cfg.given = true
 		}
 	}
 	if v := getenv("LEADBRIDGE_ENRICH_EXACTLY_ONCE"); v != "" {

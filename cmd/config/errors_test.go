@@ -88,6 +88,12 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 			want: []string{"LEADBRIDGE_AURORA_WEBHOOK_TOKEN", "LEADBRIDGE_HTTP_ADDR", "LEADBRIDGE_AURORA_API_TOKEN"},
 			not:  []string{"aurora.tenants", "http.addr"},
 		},
+		"a number that does not parse, one message": {
+			yaml: "leadpro: {accounts: [{id: '1', signing_secrets: [s]}]}\n",
+			env:  map[string]string{"LEADBRIDGE_ENRICH_MAX_BATCH": "lots"},
+			want: []string{"LEADBRIDGE_ENRICH_MAX_BATCH is not a whole number"},
+			not:  []string{"must be positive"},
+		},
 		"nothing configured says how to configure": {
 			need: Need{Webhooks: true},
 			want: []string{"--config", "LEADBRIDGE_CONFIG", "LEADBRIDGE_AURORA_TENANT_ID"},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -131,6 +132,18 @@ func (c Config) Validate(n Need) error {
 		bad("enrich", "batch_for and transaction_timeout must be positive")
 	} else if e.ExactlyOnce == nil || *e.ExactlyOnce {
 		if err := enrich.CheckTransactionWindow(e.BatchFor, e.TransactionTimeout); err != nil {
+			bad("enrich", "%v", err)
+		}
+	}
+	switch e := c.Enrich; {
+	case e.SessionTimeout < 0 || e.HeartbeatInterval < 0:
+		bad("enrich", "session_timeout and heartbeat_interval must not be negative (0: the default)")
+	case e.SessionTimeout > 0 || e.HeartbeatInterval > 0:
+		// A zero takes enrich's default, and the rule holds between the
+		// values enrich will use.
+		session := cmp.Or(e.SessionTimeout, enrich.DefaultSessionTimeout)
+		heartbeat := cmp.Or(e.HeartbeatInterval, enrich.DefaultHeartbeatInterval)
+		if err := enrich.CheckGroupTimes(session, heartbeat); err != nil {
 			bad("enrich", "%v", err)
 		}
 	}
