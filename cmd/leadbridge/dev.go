@@ -9,7 +9,7 @@ import (
 
 func runDev(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
 	fs := newFlags("dev", "Everything in one process for development: an in-process Kafka-compatible broker\n"+
-		"(franz-go's kfake, data kept in --data), the three topics, ingest, an enricher and the\n"+
+		"(franz-go's kfake, data kept in --data), its topics, ingest, an enricher and the\n"+
 		"Aurora sandbox with webhook subscriptions pointing at ingest. Same code paths as production.", stdout)
 	var o dev.Options
 	fs.StringVar(&o.DataDir, "data", ".leadbridge/dev", "`dir` for the broker's data (kept across restarts)")

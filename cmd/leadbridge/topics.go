@@ -13,12 +13,12 @@ import (
 
 func runTopics(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	return dispatch(ctx, "leadbridge topics", map[string]command{
-		"create": {"create the raw, leads and DLQ topics; report drift of existing ones", runTopicsCreate},
+		"create": {"create the raw, leads, DLQ, erasures, state and retry topics; report drift of existing ones", runTopicsCreate},
 	}, args, getenv, stdout)
 }
 
 func runTopicsCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := newFlags("topics create", "Create the raw, leads and DLQ topics with the settings leadbridge needs.\n"+
+	fs := newFlags("topics create", "Create the raw, leads, DLQ, erasures, state and retry topics with the settings leadbridge needs.\n"+
 		"Existing topics are left alone; any setting that differs is reported as drift (exit 1 with --strict).", stdout)
 	path := configFlag(fs, getenv)
 	strict := fs.Bool("strict", false, "exit 1 when an existing topic's settings drifted")

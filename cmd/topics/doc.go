@@ -1,5 +1,6 @@
-// Package topics knows the three topics leadbridge owns and the settings each
-// needs (the leads topic compacted, raw and DLQ deleted by time): it creates
+// Package topics knows the six topics leadbridge owns and the settings each
+// needs (leads and enrich's state compacted; raw, DLQ and retry deleted by
+// time; the erasure audit kept): it creates
 // them, reports drift of existing ones, and waits until a topic's partitions
 // have leaders. `leadbridge topics create`, the dev stack, the benchmarks and
 // deploy/kafkatest use it. tail.go prints a topic's records for a human
