@@ -210,9 +210,17 @@ func TestComposeLeadbridgeServices(t *testing.T) {
 			if source == "" {
 				t.Fatalf("LEADBRIDGE_CONFIG=%q is not a mounted file", target)
 			}
-			cfg, err := config.LoadValid(source, env, needOf(s.Command[0]))
+			// read by the --config flag; the rest must be read by the loader
+			// or expanded by the mounted file, or the container sets it in vain
+			asked := map[string]bool{"LEADBRIDGE_CONFIG": true}
+			cfg, err := config.LoadValid(source, func(k string) string { asked[k] = true; return env(k) }, needOf(s.Command[0]))
 			if err != nil {
 				t.Fatalf("%s does not load for %s: %v", source, s.Command[0], err)
+			}
+			for k := range s.Environment {
+				if !asked[k] && k != "GOMEMLIMIT" && k != "GOGC" {
+					t.Errorf("environment %s is neither read by leadbridge's loader nor expanded in %s", k, target)
+				}
 			}
 			for _, b := range cfg.Kafka.Brokers {
 				if !strings.Contains(advertised, "://"+b) {
