@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -171,5 +172,50 @@ func TestAsyncAPIHeaderValues(t *testing.T) {
 	collectProperties(dig(t, doc, "components", "messages", "LeadTombstone", "headers"), nil, tomb)
 	if !tomb[HeaderErasedAt] {
 		t.Errorf("LeadTombstone does not declare %s, which enrich writes on it", HeaderErasedAt)
+	}
+}
+
+// TestAsyncAPIDescribesBuiltRecords: records built by the code that writes
+// them (an erasure and an unerasure event, a lead's state) are messages as
+// asyncapi.yaml describes them.
+func TestAsyncAPIDescribesBuiltRecords(t *testing.T) {
+	doc := readAsyncAPI(t)
+	schemas := dig(t, doc, "components", "schemas").(map[string]any)
+	s := newAsyncAPISchemas(t)
+	at := time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC)
+	for _, erase := range []bool{true, false} {
+		r := ErasureEvent("0192f0c4-7b1e-7cc1-9f00-0000000000a1", AuroraKey("t1", "L1"), erase, at).Record()
+		base := "/components/messages/ErasureEvent"
+		declared := map[string]bool{}
+		collectProperties(dig(t, doc, "components", "messages", "ErasureEvent", "headers"), schemas, declared)
+		hs := map[string]any{}
+		for _, h := range r.Headers {
+			hs[h.Key] = string(h.Value)
+			if !declared[h.Key] {
+				t.Errorf("erasure event (erase %v): header %s is not declared", erase, h.Key)
+			}
+		}
+		if err := s.at(t, base+"/headers").Validate(hs); err != nil {
+			t.Errorf("erasure event (erase %v): headers: %v", erase, err)
+		}
+		if err := s.at(t, base+"/bindings/kafka/key").Validate(string(r.Key)); err != nil {
+			t.Errorf("erasure event (erase %v): key: %v", erase, err)
+		}
+		var v any
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.at(t, base+"/payload").Validate(v); err != nil {
+			t.Errorf("erasure event (erase %v): payload: %v", erase, err)
+		}
+	}
+	for _, st := range []LeadState{{}, {UpdatedAt: at, Hash: [16]byte{1, 2, 3}, Erased: true, Source: "api"}} {
+		var v any
+		if err := json.Unmarshal(EncodeLeadState(st), &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.at(t, "/components/messages/LeadState/payload").Validate(v); err != nil {
+			t.Errorf("state %+v: payload: %v", st, err)
+		}
 	}
 }
