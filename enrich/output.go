@@ -88,7 +88,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	rec.Topic = e.cfg.LeadsTopic
 	rec.Context = traced(context.Background(), last.rec) // never canceled: kgo fails a record whose Context ends
 	if ok, err := e.out.write(last.part, items, rec); !ok {
-		if err != nil { // e.g. over max.message.bytes: the raw record still fits the DLQ
+		if refusedForGood(err) { // e.g. over max.message.bytes: the raw record still fits the DLQ
 			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())
 		}
 		return
@@ -228,7 +228,11 @@ func (w *syncWriter) produce(part *partition, rec *kgo.Record) (ok bool, err err
 			again = true
 			continue
 		}
-		if !kerr.IsRetriable(err) && !errors.Is(err, kgo.ErrRecordTimeout) && !errors.Is(err, kgo.ErrRecordRetries) {
+		// Only a record refused for good is the caller's to dead-letter. An
+		// error of the topic itself (an ACL, a bad name, a policy) refuses
+		// every record alike: the record is produced again until the topic
+		// is fixed, as after a broker failure, and its offset waits.
+		if _, perm := permanentCode(err); perm || errors.Is(err, kgo.ErrClientClosed) {
 			e.log.Error("produce failed permanently", zap.String("topic", rec.Topic), zap.Error(err))
 			return false, err
 		}

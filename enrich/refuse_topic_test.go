@@ -94,3 +94,31 @@ func TestTopicErrorDoesNotLoseRecords(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// An error of the leads topic itself (here an invalid name; an ACL's
+// TOPIC_AUTHORIZATION_FAILED takes the same path) refuses every lead
+// record alike: at-least-once the lead is produced again, never
+// dead-lettered as unproducible, and its raw offset stays uncommitted until
+// the topic is fixed, for as long as this test watches.
+func TestLeadsTopicErrorIsNotDeadLettered(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	h.produceRaw(ctx, leadProWithNotes("a short note"))
+	h.start("e1", func(c *enrich.Config) { c.AtLeastOnce = true; c.LeadsTopic = "review/bad leads" })
+	adm := kadm.NewClient(h.producer)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ends, err := adm.ListEndOffsets(ctx, h.dlq); err == nil {
+			if o, ok := ends.Lookup(h.dlq, 0); ok && o.Offset > 0 {
+				t.Fatalf("the lead was dead-lettered for an error of the leads topic itself")
+			}
+		}
+		if os, err := adm.FetchOffsets(ctx, h.group); err == nil {
+			if o, ok := os.Lookup(h.raw, 0); ok && o.At >= 1 {
+				t.Fatalf("the raw record's offset was committed although leads does not have it")
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
