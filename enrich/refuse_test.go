@@ -323,3 +323,29 @@ func TestRefusalBlamesOnlyTheCulprit(t *testing.T) {
 		}
 	})
 }
+
+// An erasure's tombstone the broker refuses for good (here a long, incompressible key over
+// the leads topic's max.message.bytes, which stays above a transaction
+// marker's batch so that the transaction can still end) sends the
+// erasure event to the DLQ as unproducible, in both modes, so its raw
+// offset moves on: at-least-once the event was left undone, holding its
+// partition's offsets back for good.
+func TestRefusedTombstoneGoesToDLQ(t *testing.T) {
+	modes(t, func(t *testing.T, alo bool) {
+		h := newHarness(t, 1, 1, sandbox.Options{})
+		compact, limit := "compact", "300"
+		h.leads = kafkatest.Topic(t, h.b, "leads-tiny", 1, map[string]*string{"cleanup.policy": &compact, "max.message.bytes": &limit})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		h.produceRaw(ctx, schema.ErasureEvent(uuid.Must(uuid.NewV7()).String(), schema.LeadProKey("9999", randomNotes(400)), true, time.Now()))
+		h.start("t1", func(c *enrich.Config) { c.AtLeastOnce = alo })
+		h.waitCommitted(t, 1, 30*time.Second)
+		dlq := h.readAll(ctx, h.dlq, 1, 300*time.Millisecond)
+		if len(dlq) != 1 {
+			t.Fatalf("%d DLQ records, want the erasure event", len(dlq))
+		}
+		if got := schema.Header(dlq[0], schema.HeaderDLQReason); got != "unproducible" {
+			t.Errorf("DLQ reason %q, want unproducible", got)
+		}
+	})
+}
