@@ -19,7 +19,9 @@ value as indented JSON, or as text when it is not JSON.
 (topics.raw, topics.leads, topics.dlq; LEADBRIDGE_TOPIC_*).
 
 It is a direct consumer of every partition: no consumer group, nothing
-committed, so it never takes records from enrich. It runs until interrupted,
+committed, so it never takes records from enrich. It reads committed records
+only (read_committed, as downstream reads leads): an aborted attempt of an
+enrich transaction is not shown. It runs until interrupted,
 until -n records were printed, or until --timeout passed without a record
 (then it exits 1 if -n records had not arrived yet).`
 

@@ -178,3 +178,30 @@ func TestTailMissingTopic(t *testing.T) {
 		t.Fatalf("want a missing-topic error, got %v", err)
 	}
 }
+
+// tail shows what a read_committed reader of the topic sees, as downstream
+// must read leads: an aborted attempt (an exactly-once enrich member's
+// batch read again after a crash) is not printed as a duplicate record.
+func TestTailSkipsAbortedRecords(t *testing.T) {
+	b := kafkatest.Find(t)
+	topic := kafkatest.Topic(t, b, "tail-txn", 1, nil)
+	cl := kafkatest.Client(t, b, kgo.DefaultProduceTopic(topic), kgo.TransactionalID("tail-test-"+topic))
+	for _, v := range []string{"aborted attempt", "committed record"} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(t.Context(), kgo.TransactionEndTry(v == "committed record")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"leadbridge", "tail", topic, "-n", "1", "--timeout", "30s"}, tailEnv(b, "leads.raw"), &out); err != nil {
+		t.Fatalf("tail: %v\n%s", err, out.String())
+	}
+	if got := out.String(); strings.Contains(got, "aborted attempt") || !strings.Contains(got, "committed record") {
+		t.Errorf("tail printed an aborted record, or not the committed one:\n%s", got)
+	}
+}

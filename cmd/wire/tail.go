@@ -22,7 +22,10 @@ import (
 // is an error at once, where a direct consumer would wait for it quietly
 // forever.
 func Tail(ctx context.Context, cfg config.Config, topic string, start kgo.Offset, limit int, idle time.Duration, w io.Writer, logger *zap.Logger) error {
-	client, err := KafkaClient(cfg.Kafka, logger, nil, "tail", kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))
+	// read_committed, as downstream must read leads: an aborted attempt is
+	// not shown as a duplicate.
+	client, err := KafkaClient(cfg.Kafka, logger, nil, "tail", kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return err
 	}
