@@ -18,8 +18,10 @@ const redriveSummary = `Put the matching DLQ records back on the raw topic with 
 value and CloudEvents headers (same ce_id) plus leadbridge_redrive_count, so
 enrich processes them again. Exactly once: the records and the position are
 committed in one transaction, in a consumer group named after the filters, so
-running the same redrive twice redrives nothing the second time. --dry-run
-prints the counts by reason and key and writes nothing.`
+running the same redrive twice redrives nothing the second time (a --since
+given as a duration names the group by the duration; a --until given as one
+makes a new group at every run). --dry-run prints the counts by reason and key
+and writes nothing.`
 
 func runDLQRedrive(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlags("dlq redrive", redriveSummary, stdout)
@@ -42,7 +44,7 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
-		Reasons: reasons, Keys: keys, Since: since.t, Until: until.t, DryRun: *dry, Logger: logger})
+		Reasons: reasons, Keys: keys, Since: since.t, SinceAgo: since.ago, Until: until.t, DryRun: *dry, Logger: logger})
 	rep.WriteText(stdout)
 	return err
 }

@@ -22,6 +22,7 @@ func (l *listFlag) Set(v string) error {
 // duration before now (90m, 2h).
 type timeFlag struct {
 	t   time.Time
+	ago time.Duration // when given as a duration: how long before now
 	now func() time.Time
 }
 
@@ -34,7 +35,7 @@ func (f *timeFlag) String() string {
 
 func (f *timeFlag) Set(v string) error {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		f.t = t
+		f.t, f.ago = t, 0
 		return nil
 	}
 	d, err := time.ParseDuration(v)
@@ -45,6 +46,6 @@ func (f *timeFlag) Set(v string) error {
 	if f.now != nil {
 		now = f.now
 	}
-	f.t = now().Add(-d)
+	f.t, f.ago = now().Add(-d), d
 	return nil
 }

@@ -33,6 +33,13 @@ type RedriveOptions struct {
 	Reasons      []string
 	Keys         []string
 	Since, Until time.Time
+	// SinceAgo is how long before the run Since is, when it was given as a
+	// duration ("--since 24h"): the group is named by the duration, not the
+	// time it resolved to, so the same command run again continues where
+	// the last run stopped instead of redriving the same records again.
+	// (A relative Until has no such name: a group that kept its position
+	// would have passed records that were too new then and match now.)
+	SinceAgo time.Duration
 	// DryRun counts the matching records by reason and key and writes
 	// nothing (the group's position does not move either).
 	DryRun bool
@@ -49,7 +56,11 @@ type RedriveOptions struct {
 func RedriveGroup(o RedriveOptions) string {
 	reasons, keys := slices.Sorted(slices.Values(o.Reasons)), slices.Sorted(slices.Values(o.Keys))
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d", o.Topics.DLQ, strings.Join(reasons, "\x01"), strings.Join(keys, "\x01"), unixMilli(o.Since), unixMilli(o.Until))
+	since := strconv.FormatInt(unixMilli(o.Since), 10)
+	if o.SinceAgo > 0 {
+		since = "ago " + o.SinceAgo.String() // stable across runs; a time never prints as this
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d", o.Topics.DLQ, strings.Join(reasons, "\x01"), strings.Join(keys, "\x01"), since, unixMilli(o.Until))
 	return "leadbridge-redrive-" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 

@@ -226,3 +226,48 @@ func TestRedriveThroughput(t *testing.T) {
 	}
 	t.Logf("redrive: %d records in %s = %.0f records/s (group join included)", n, rep.Took.Round(time.Millisecond), float64(n)/rep.Took.Seconds())
 }
+
+// A --since given as a duration ("24h") resolves to another time at every
+// run; the group is named by the duration, so the same command run again
+// continues where the last run stopped: the records it redrove are not
+// redriven again, and a record dead-lettered since then is.
+func TestRedriveSinceAgoRunTwice(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "redrive-raw", 1, nil)
+	dlq := kafkatest.Topic(t, b, "redrive-dlq", 1, nil)
+	cl := kafkatest.Client(t, b)
+	produce(t, cl, dlqRecord(dlq, "aurora:t1:l1", "not_found"), dlqRecord(dlq, "aurora:t1:l2", "not_found"))
+	run := func() operate.RedriveReport {
+		t.Helper()
+		opts := redriveOpts(b, raw, dlq)
+		opts.SinceAgo = 24 * time.Hour
+		opts.Since = time.Now().Add(-opts.SinceAgo) // as the flag resolves it, a moment later each run
+		rep, err := operate.Redrive(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := run(); rep.Redriven != 2 {
+		t.Fatalf("first run: %+v", rep)
+	}
+	if rep := run(); rep.Redriven != 0 {
+		t.Fatalf("second run redrove %d record(s) again: %+v", rep.Redriven, rep)
+	}
+	produce(t, cl, dlqRecord(dlq, "aurora:t1:l3", "not_found"))
+	if rep := run(); rep.Redriven != 1 || rep.ByKey["aurora:t1:l3"] != 1 {
+		t.Fatalf("third run, one new DLQ record: %+v", rep)
+	}
+	if got := len(readAll(t, b, raw)); got != 3 {
+		t.Fatalf("raw holds %d records, want 3", got)
+	}
+	// The name of an absolute --since is what it always was: a group that
+	// earlier runs left keeps its position.
+	abs := redriveOpts(b, raw, dlq)
+	abs.Since = time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+	rel := abs
+	rel.SinceAgo = time.Hour
+	if operate.RedriveGroup(abs) == operate.RedriveGroup(rel) {
+		t.Error("an absolute and a relative --since share a group")
+	}
+}
