@@ -24,8 +24,8 @@ const (
 	DefaultNotFoundRetryFor = 2 * time.Minute
 	DefaultBackoffBase      = time.Second
 	DefaultBackoffMax       = time.Minute
-	// DefaultMaxOutstanding bounds the raw records a member holds polled
-	// and not yet committed (see Config.MaxOutstanding).
+	// DefaultMaxOutstanding bounds the raw and retry records a member holds
+	// polled and not yet committed (see Config.MaxOutstanding).
 	DefaultMaxOutstanding = 10_000
 	DefaultCommitInterval = time.Second
 	DefaultShutdownGrace  = 15 * time.Second

@@ -17,7 +17,7 @@ func isLeadKey(key string) bool {
 		parts[1] != "" && parts[2] != ""
 }
 
-// erased reports whether it's key is erased now (in the open transaction,
+// erased reports whether the lead key of it is erased now (in the open transaction,
 // exactly-once).
 func (e *Enricher) erased(it *item) bool {
 	if it.part.state == nil {

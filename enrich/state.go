@@ -28,8 +28,8 @@ type keyState struct {
 	source  string
 }
 
-// knownSources are the sources Aurora documents, shared by every key that
-// has one instead of a copy per key.
+// knownSources are the sources Aurora documents (lcai, api) and LeadPro's
+// default, shared by every key that has one instead of a copy per key.
 var knownSources = map[string]string{"lcai": "lcai", "api": "api", schema.LeadProDefaultSource: schema.LeadProDefaultSource}
 
 func intern(s string) string {
@@ -58,8 +58,8 @@ func (k keyState) lead() schema.LeadState {
 // stateStore holds the key states of one raw partition. At-least-once, it
 // is a bounded memory (limit > 0: past it, arbitrary keys are forgotten,
 // and a forgotten key only loses its guards until its next record).
-// Exactly-once, it is restored from the state topic and unbounded (about a
-// hundred bytes a key), and what a transaction changes stays pending until
+// Exactly-once, it is restored from the state topic and unbounded (about
+// 150 bytes a key, 148 measured by BenchmarkRestoreMillion), and what a transaction changes stays pending until
 // the transaction commits. It is safe for concurrent use.
 type stateStore struct {
 	limit int
