@@ -10,12 +10,13 @@ import (
 // input echoed back, never a secret); statusOf maps them to HTTP answers in one
 // place.
 var (
-	// ErrInvalid: the request could not be read (400). An authenticated
+	// ErrInvalid: the request body could not be read (400). An authenticated
 	// delivery is never refused for what it says: its problems are flagged.
 	ErrInvalid = errors.New("invalid request")
 	// ErrUnauthorized: unknown tenant or account, missing or wrong credentials (401).
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrTooLarge: the body is over the configured limit (413).
+	// ErrTooLarge: the body or LeadPro's token is over http.max_body_bytes,
+	// or the event over the raw topic's max.message.bytes (413).
 	ErrTooLarge = errors.New("request body too large")
 	// ErrUnavailable: the event could not be acknowledged now (Kafka did not
 	// ack in time, the producer buffer is full, the server is draining); the
