@@ -6,8 +6,9 @@
 // two services themselves ([Ingest], [Enrich]), tracing, the HTTP probe of
 // shell-less containers ([Probe]), the Aurora sandbox as `leadbridge sandbox
 // aurora` serves it ([Sandbox], [SandboxBanner]), the tail consumer
-// ([Tail]), and the configuration mapped onto the operator packages' types
-// ([OperateTopics], [SubscriptionTenants]). cmd/leadbridge, the dev stack and
+// ([Tail]), the HTTP client for Aurora's API ([APIClient]), ingest's GC
+// setting ([TuneIngestGC]), and the configuration mapped onto the operator
+// packages' types ([OperateTopics], [SubscriptionTenants]). cmd/leadbridge, the dev stack and
 // the benchmarks all start ingest and enrich through here, so none of them
 // copies the wiring.
 //
