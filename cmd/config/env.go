@@ -13,7 +13,7 @@ import (
 )
 
 // fromEnv builds the single-tenant configuration from environment variables
-// alone (README "Configuration").
+// alone (README "Configure it").
 func fromEnv(getenv func(string) string, cfg *Config) []error {
 	if id := getenv("LEADBRIDGE_AURORA_TENANT_ID"); id != "" {
 		cfg.given = true
@@ -49,8 +49,8 @@ func fromEnv(getenv func(string) string, cfg *Config) []error {
 	return nil
 }
 
-// overrideFromEnv applies the LEADBRIDGE_* variables the contract names next
-// to each setting; they win over the file.
+// overrideFromEnv applies the LEADBRIDGE_* variables README "Configure it"
+// names next to each setting; they win over the file.
 func overrideFromEnv(getenv func(string) string, cfg *Config) []error {
 	var errs []error
 	if v := getenv("LEADBRIDGE_KAFKA_BROKERS"); v != "" {

@@ -23,7 +23,8 @@ import (
 )
 
 // KafkaOpts are the franz-go options every leadbridge client shares: seeds,
-// TLS, SASL, a zap logger at warn level, and kprom metrics in reg (nil: none).
+// the client id leadbridge-<role>, TLS, SASL, a zap logger at warn level,
+// the tracing hook when tracing is on, and kprom metrics in reg (nil: none).
 func KafkaOpts(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, role string) ([]kgo.Opt, error) {
 	if logger == nil {
 		logger = zap.NewNop()

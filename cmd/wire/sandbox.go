@@ -13,7 +13,7 @@ import (
 )
 
 // SandboxDemoTenant is the tenant of the sandbox banner's examples when none
-// is configured: the contract's example tenant id.
+// is configured: the example id of Aurora's Retrieve Lead documentation.
 const SandboxDemoTenant = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
 // SandboxTokens are the configured tenants' API tokens: the sandbox demands
