@@ -1,10 +1,10 @@
 // Package operate holds the operator's commands on the enrich group and its
 // topics, from the broker alone: they never reach a member.
 //
-//	leadbridge status        -> [Status]:  the group, raw lag, DLQ by reason, newest lead
-//	leadbridge dlq redrive   -> [Redrive]: DLQ records back onto raw, exactly once
-//	leadbridge replay        -> [Replay]:  a time range of raw through enrich again
-//	leadbridge forget        -> [Forget]:  GDPR erasure of lead keys
+//	leadbridge status        -> [ReadStatus]: the group, raw lag, DLQ by reason, newest lead
+//	leadbridge dlq redrive   -> [Redrive]:    DLQ records back onto raw, exactly once
+//	leadbridge replay        -> [Replay]:     a time range of raw through enrich again
+//	leadbridge forget        -> [Forget]:     GDPR erasure of lead keys
 //
 // Data still walks one way: redrive, replay and forget write to raw, as
 // ingest does, so their records go through the normal enrich path (its no-op
