@@ -26,7 +26,8 @@ var (
 	ErrMalformedBody = errors.New("response body is not a JSON object")
 
 	// ErrInvalidRequest is wrapped when RetrieveLead is called with an empty
-	// tenant id, lead id or token, or the client's base URL is unusable. It is
+	// tenant id, lead id or token, a token with control characters, or the
+	// client's base URL is unusable. It is
 	// permanent (a configuration or input problem) and nothing was sent.
 	ErrInvalidRequest = errors.New("invalid request")
 )
