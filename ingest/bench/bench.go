@@ -303,7 +303,7 @@ func (b *Ingest) brokerPerDelivery(row benchRow) string {
 	return perDelivery(row.broker, row.res.OK())
 }
 
-// deliveries returns the request builder of generateLoad for ds, starting at
+// deliveries returns the request builder of simulate.Generate for ds, starting at
 // delivery from and sending to base.
 func deliveries(ctx context.Context, ds []simulate.Delivery, from int, base string) func(int) (*http.Request, error) {
 	return func(i int) (*http.Request, error) { return ds[(from+i)%len(ds)].Request(ctx, base) }
