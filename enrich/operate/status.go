@@ -18,7 +18,7 @@ import (
 	"github.com/leadbridge/leadbridge/schema"
 )
 
-// StatusOptions configure Status.
+// StatusOptions configure ReadStatus.
 type StatusOptions struct {
 	Kafka  []kgo.Opt // cluster options: seeds, TLS, SASL, logger
 	Group  string    // the enrich consumer group
