@@ -23,8 +23,8 @@ import "time"
 // A slow API lowers the floor: a transaction ends its calls at BatchFor, so
 // the floor's rounds, one after another, must fit in the target at the
 // calls' measured time (at 1.5 s a call, the floor's 512 records, two
-// rounds of 256, took 3 s and BatchFor cut the second). It is then as many whole rounds as fit, at
-// least one.
+// rounds of 256, took 3 s and BatchFor cut the second). It is then as many
+// whole rounds as fit, at least one.
 type txnSizer struct {
 	min, max int
 	floor    int // min, or less when a slow API fits fewer rounds
