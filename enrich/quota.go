@@ -48,9 +48,19 @@ func (q *quota) setShare(owned, total int) {
 	if total > 0 {
 		q.share = float64(owned) / float64(total)
 	}
+	now := q.now()
 	for _, t := range q.tokens {
-		t.lim.SetLimit(q.limit())
+		t.lim.SetLimit(q.limitOf(t, now))
 	}
+}
+
+// limitOf is token t's rate: this member's share, halved while a 429 keeps
+// it slow (a rebalance within that minute must not restore the full rate).
+func (q *quota) limitOf(t *tokenBudget, now time.Time) rate.Limit {
+	if !t.slowUntil.IsZero() && now.Before(t.slowUntil) {
+		return q.limit() / 2
+	}
+	return q.limit()
 }
 
 func (q *quota) budget(token string) *tokenBudget {

@@ -89,6 +89,29 @@ func TestQuotaThrottle(t *testing.T) {
 
 // Backoff grows exponentially from base, never exceeds max, and jitters
 // within the upper half.
+// A rebalance (a new share) during a token's slow minute after a 429 keeps
+// the token at half the new share's rate; other tokens take the full rate.
+func TestQuotaSlowTokenStaysSlowAcrossRebalance(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	q := newQuota(90, func() time.Time { return now })
+	q.setShare(1, 1)
+	q.budget("other")
+	q.throttled("tok", time.Second)
+	q.setShare(2, 2) // a rebalance: the same share, limits set anew
+	full := q.limit()
+	if got := q.tokens["tok"].lim.Limit(); got != full/2 {
+		t.Fatalf("throttled token after a rebalance: %v calls/s, want half of %v", got, full)
+	}
+	if got := q.tokens["other"].lim.Limit(); got != full {
+		t.Fatalf("other token: %v calls/s, want %v", got, full)
+	}
+	now = now.Add(time.Minute + time.Second) // the slow minute is over
+	q.setShare(1, 2)
+	if got, want := q.tokens["tok"].lim.Limit(), q.limit(); got != want {
+		t.Fatalf("after its slow minute: %v calls/s, want %v", got, want)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	base, maxWait := 100*time.Millisecond, 5*time.Second
 	for attempt := range 12 {
