@@ -158,7 +158,10 @@ enrich:
 	for _, p := range append([]*proc{ingest}, enrichers...) {
 		select {
 		case <-p.done:
-			t.Logf("FIGURE %s exited during the test; its last lines:\n%s", p.name, tail(p.log, 30))
+			// The exit status tells a crash (signal) from a return (exit
+			// code) when the log has nothing: one run's log was empty.
+			t.Logf("FIGURE %s exited during the test (%s, log %d bytes); its last lines:\n%s",
+				p.name, p.cmd.ProcessState, logSize(p.log), tail(p.log, 30))
 		default:
 		}
 	}
