@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
@@ -38,8 +37,7 @@ func KafkaOpts(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, rol
 		opts = append(opts, kafkaTracing())
 	}
 	if reg != nil {
-		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("leadbridge_kafka", kprom.Registry(reg),
-			kprom.WithClientLabel())))
+		opts = append(opts, kgo.WithHooks(newKafkaMetrics(reg)))
 	}
 	if c.TLS.Enabled {
 		tc, err := tlsConfig(c.TLS)
