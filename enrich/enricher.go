@@ -26,6 +26,7 @@ type Enricher struct {
 
 	sess     *kgo.GroupTransactSession // exactly-once; set by NewClient
 	txnID    string                    // this member's transactional id
+	fences   []time.Time               // when this member was fenced, within fenceWindow (runTxn only)
 	txw      *txnWriter
 	batchEnd atomic.Int64 // unix nanoseconds: a failing lead leaves the batch then (exactly-once)
 	rebal    atomic.Bool  // partitions were revoked or lost since the last transaction ended

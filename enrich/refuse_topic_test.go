@@ -122,3 +122,30 @@ func TestLeadsTopicErrorIsNotDeadLettered(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A member whose transactional id another producer fences, as fenceZombie
+// does to a member whose partitions the group gave away while a broker
+// failure held its transaction open, is alive: it restarts with a new
+// client and carries on. (It stopped for good, and in a 3-broker run both
+// members of the group ended that way or by a crash, and no lead moved.)
+func TestFencedMemberRestarts(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	id := "fenced-" + h.group
+	m := h.start("e1", func(c *enrich.Config) { c.TransactionalID = id })
+	h.produceRaw(ctx, leadProWithNotes("first"))
+	h.waitCommitted(t, 1, 30*time.Second)
+	z := kafkatest.Client(t, h.b, kgo.TransactionalID(id))
+	if _, _, err := z.ProducerID(ctx); err != nil { // fences the member's epoch
+		t.Fatal(err)
+	}
+	z.Close()
+	h.produceRaw(ctx, leadProWithNotes("second"))
+	h.waitCommitted(t, 2, 60*time.Second)
+	select {
+	case <-m.done:
+		t.Fatal("the fenced member stopped")
+	default:
+	}
+}

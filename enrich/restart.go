@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,10 +13,38 @@ import (
 )
 
 // fenced reports whether err means another producer with this member's
-// transactional id took over: a zombie member stops cleanly, never restarts.
+// transactional id took over. That is how a member that took over this
+// member's partitions ends the transaction this member still had open
+// (fenceZombie): when a broker failure held this member's End past the
+// session timeout, the group gave its partitions away. Such a member is
+// alive, and restarts like after any unusable client: its new client's
+// InitProducerID takes the transactional id back, and it rejoins the group.
+// Only a member fenced again and again stops (fencedTooOften): two processes
+// configured with one transactional id would fence each other forever.
 func fenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+}
+
+// A member fenced maxFences times within fenceWindow stops.
+const (
+	maxFences   = 3
+	fenceWindow = 10 * time.Minute
+)
+
+// stopFenced notes a fence (err, at now) and reports whether the member
+// stops rather than restarts: at the maxFences-th fence within fenceWindow,
+// or at once when the brokers refuse it the transactional id (an ACL, which
+// no restart mends).
+func (e *Enricher) stopFenced(err error, now time.Time) bool {
+	return errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || e.fencedTooOften(now)
+}
+
+// fencedTooOften notes a fence at now and reports whether it is the
+// maxFences-th within fenceWindow.
+func (e *Enricher) fencedTooOften(now time.Time) bool {
+	e.fences = append(slices.DeleteFunc(e.fences, func(t time.Time) bool { return now.Sub(t) >= fenceWindow }), now)
+	return len(e.fences) >= maxFences
 }
 
 // restartBackoff is the pause between dropping a broken client and building

@@ -287,9 +287,9 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			continue
 		}
 		if err := sess.Begin(); err != nil {
-			if fenced(err) {
+			if fenced(err) && e.stopFenced(err, time.Now()) {
 				sess.AllowRebalance() // else the caller's Close waits on this poll to leave the group
-				return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
+				return fmt.Errorf("enrich: this member's producer was fenced %d times within %s, or may not use its transactional id; stopping: %w", maxFences, fenceWindow, err)
 			}
 			// Begin fails only on a client whose last End failed or was
 			// cut short: it is not usable any more.
@@ -339,9 +339,9 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			e.m.streak.Inc()
 		}
 		switch {
-		case err != nil && fenced(err):
+		case err != nil && fenced(err) && e.stopFenced(err, time.Now()):
 			sess.AllowRebalance()
-			return fmt.Errorf("enrich: this member's producer was fenced (another member took over its transactions); stopping: %w", err)
+			return fmt.Errorf("enrich: this member's producer was fenced %d times within %s, or may not use its transactional id; stopping: %w", maxFences, fenceWindow, err)
 		case err != nil && ctx.Err() != nil:
 			// Shutting down: what End left open is aborted when the
 			// next owner of these partitions fences this transactional id.
