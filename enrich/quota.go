@@ -81,7 +81,7 @@ func (q *quota) wait(ctx context.Context, token string) error {
 		pause := t.pausedUntil.Sub(now)
 		if !t.slowUntil.IsZero() && now.After(t.slowUntil) {
 			t.slowUntil = time.Time{}
-			t.lim.SetLimit(q.limit())
+			t.lim.SetLimit(q.limitOf(t, now))
 		}
 		q.mu.Unlock()
 		if pause <= 0 {
@@ -104,8 +104,9 @@ func (q *quota) throttled(token string, retryAfter time.Duration) {
 	if until := now.Add(max(retryAfter, time.Second)); until.After(t.pausedUntil) {
 		t.pausedUntil = until
 	}
-	if t.slowUntil.IsZero() {
-		t.lim.SetLimit(q.limit() / 2)
-	}
+	slow := !t.slowUntil.IsZero()
 	t.slowUntil = now.Add(time.Minute)
+	if !slow {
+		t.lim.SetLimit(q.limitOf(t, now))
+	}
 }
