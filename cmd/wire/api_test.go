@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
 )
@@ -57,5 +58,17 @@ func TestAPIClientKeepsConnections(t *testing.T) {
 	}
 	if n := dials.Load(); n > inFlight {
 		t.Errorf("%d connections for %d waves of %d calls, want at most %d", n, waves, inFlight, inFlight)
+	}
+}
+
+// The API client leaves a call's deadline to its context, enrich's
+// request_timeout: a client Timeout cut every call at its own value,
+// whatever request_timeout said, and with tracing on cost each call a
+// goroutine and timer of net/http's.
+func TestAPIClientLeavesTheDeadlineToTheCall(t *testing.T) {
+	cfg := config.Default()
+	cfg.Enrich.RequestTimeout = 30 * time.Second
+	if c := APIClient(cfg); c.Timeout != 0 {
+		t.Errorf("APIClient's Timeout is %s; enrich.request_timeout %s would be cut at it", c.Timeout, cfg.Enrich.RequestTimeout)
 	}
 }
