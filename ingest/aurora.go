@@ -227,7 +227,9 @@ func (s *Server) aurora(c echo.Context) (handled, error) {
 	r := c.Request()
 	tenantID := c.Param("tenant_id")
 	if !s.tenants[tenantID].authenticate(r) {
-		return handled{event: knownOrOther(c.Param("event"))}, ErrUnauthorized
+		// Counted under "other": no label of an unauthenticated request is
+		// derived from what it says.
+		return handled{event: "other"}, ErrUnauthorized
 	}
 	d := ParseAurora(tenantID, c.Param("event"), r.URL.RawQuery)
 	res := handled{event: knownOrOther(d.Event), flagged: len(d.Problems) > 0}

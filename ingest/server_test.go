@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -133,13 +134,21 @@ func TestRejectedLeaveNoTrace(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			pub := &fakePublisher{}
-			s, _ := newTestServer(t, pub, func(c *Config) { c.MaxBodyBytes = 1024 })
+			reg := prometheus.NewRegistry()
+			s, _ := newTestServer(t, pub, func(c *Config) { c.MaxBodyBytes = 1024; c.Metrics = reg })
 			w := serve(s, tc.d)
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
 			}
 			if n := len(pub.Events()); n != 0 {
 				t.Fatalf("%d events published for a rejected request", n)
+			}
+			// Metrics count it under a fixed reason only: no label is
+			// derived from what the request said (its path's event).
+			for _, label := range counted(t, reg) {
+				if label != "event=other" {
+					t.Fatalf("a rejected request is counted under %s, derived from its content", label)
+				}
 			}
 			if tc.status == 401 && !strings.Contains(w.Body.String(), `"unauthorized"`) {
 				t.Fatalf("401 body %s: every auth failure must answer the same", w.Body)
@@ -250,4 +259,28 @@ func TestLogsCarryNoPIIOrSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// counted lists, as name=value, the labels other than provider and outcome
+// of every non-zero series of reg.
+func counted(tb testing.TB, reg *prometheus.Registry) []string {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.GetCounter().GetValue() == 0 && m.GetHistogram().GetSampleCount() == 0 {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "provider" && l.GetName() != "outcome" {
+					out = append(out, l.GetName()+"="+l.GetValue())
+				}
+			}
+		}
+	}
+	return out
 }
