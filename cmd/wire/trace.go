@@ -82,19 +82,24 @@ var tracingOn atomic.Bool
 func TracingOn() bool { return tracingOn.Load() }
 
 // TraceHTTP gives every request a server span continuing an incoming W3C
-// traceparent. The span is named by a route template and carries the method,
-// the path (tenant and account ids, event names) and the status: never the
-// query string, headers or body.
+// traceparent. The span is named by a route template and carries the method
+// and the status, and, when the answer is 2xx, the path (tenant and account
+// ids, event names): never the query string, headers or body. Only a 2xx
+// proves the request authentic; any other may be forged, and nothing it
+// says goes on the span.
 func TraceHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := otel.Tracer(tracerName).Start(ctx, r.Method+" "+routeOf(r.URL.Path),
 			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+			trace.WithAttributes(attribute.String("http.request.method", r.Method)))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		if rec.status >= 200 && rec.status < 300 {
+			span.SetAttributes(attribute.String("url.path", r.URL.Path))
+		}
 		if rec.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}

@@ -168,3 +168,50 @@ func names(spans tracetest.SpanStubs) []string {
 	}
 	return out
 }
+
+// A request ingest does not accept (401, 404, 413, ...) may be forged: its
+// span carries the route template, the method and the status, nothing of
+// its path. An accepted webhook's span keeps its path (tenant and event).
+func TestSpanOfRejectedRequestCarriesNoPath(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	t.Cleanup(func() {
+		tracingOn.Store(false)
+		otel.SetTracerProvider(noop.NewTracerProvider())
+	})
+	h := TraceHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Aurora-Webhook-Token") != "good" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	for name, tc := range map[string]struct {
+		path, token string
+		wantPath    bool
+	}{
+		"401":      {"/webhooks/aurora/jane.doe@example.com/lead_created", "forged", false},
+		"accepted": {"/webhooks/aurora/t1/lead_created", "good", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			exp.Reset()
+			r := httptest.NewRequest(http.MethodGet, tc.path+"?lead_id=L1", nil)
+			r.Header.Set("X-Aurora-Webhook-Token", tc.token)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans, want 1", len(spans))
+			}
+			gotPath := false
+			for _, a := range spans[0].Attributes {
+				if v := a.Value.Emit(); strings.Contains(v, "jane.doe") {
+					t.Errorf("attribute %s of a rejected request's span carries its path: %q", a.Key, v)
+				}
+				gotPath = gotPath || (a.Key == "url.path" && a.Value.AsString() == tc.path)
+			}
+			if gotPath != tc.wantPath {
+				t.Errorf("url.path on the span: %v, want %v", gotPath, tc.wantPath)
+			}
+		})
+	}
+}
