@@ -199,7 +199,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	cfg.given = path != ""
 	var errs []error
 	if path != "" {
-		raw, err := os.ReadFile(path)
+		raw, err := ReadFile(path)
 		if err != nil {
 			return cfg, fmt.Errorf("%w %s: %w", ErrUnreadable, path, unwrapPath(err))
 		}

@@ -169,9 +169,12 @@ func readSecretFiles(cfg *Config) []error {
 // readLines reads secrets, one per non-empty line; the error names the file,
 // never its content.
 func readLines(path string) ([]schema.Secret, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
-		return nil, errors.New("cannot read " + path)
+		if _, ok := errors.AsType[*os.PathError](err); ok {
+			return nil, errors.New("cannot read " + path)
+		}
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	out := []schema.Secret{}
 	for l := range strings.SplitSeq(string(b), "\n") {

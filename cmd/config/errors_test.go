@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -156,5 +157,28 @@ func TestDefaultsComeFromThePackages(t *testing.T) {
 	}
 	if c.HTTP.AckTimeout != ingest.DefaultAckTimeout || c.HTTP.MaxBodyBytes != ingest.DefaultMaxBodyBytes {
 		t.Errorf("ingest defaults differ: %+v", c.HTTP)
+	}
+}
+
+// The configuration file and every file it names are read up to
+// MaxFileBytes: a file over it (a wrong path to a log, a device) is refused
+// without being read whole; a file at the limit loads.
+func TestFilesAreReadUpToTheLimit(t *testing.T) {
+	pad := func(n int) string { return "#" + strings.Repeat("x", n-2) + "\n" } // a YAML comment of n bytes
+	head := "leadpro: {accounts: [{id: '1', signing_secrets_file: %s}]}\n"
+	secrets := writeFile(t, "secrets", "s1\n")
+	atLimit := writeFile(t, "at.yaml", strings.Replace(head, "%s", secrets, 1)+pad(MaxFileBytes-len(head)-len(secrets)+2))
+	if _, err := LoadValid(atLimit, envOf(nil), Need{Webhooks: true}); err != nil {
+		t.Fatalf("a file of MaxFileBytes is refused: %v", err)
+	}
+	over := writeFile(t, "over.yaml", strings.Replace(head, "%s", secrets, 1)+pad(MaxFileBytes))
+	_, err := LoadValid(over, envOf(nil), Need{Webhooks: true})
+	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "over") {
+		t.Fatalf("a config file over MaxFileBytes: %v", err)
+	}
+	big := writeFile(t, "big-secrets", strings.Repeat("s\n", MaxFileBytes))
+	_, err = LoadValid(writeFile(t, "c.yaml", strings.Replace(head, "%s", big, 1)), envOf(nil), Need{Webhooks: true})
+	if err == nil || !strings.Contains(err.Error(), "leadpro.accounts[0].signing_secrets_file: cannot read "+big+": over") {
+		t.Fatalf("a secret file over MaxFileBytes: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -73,7 +72,7 @@ func KafkaClient(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, r
 func tlsConfig(c config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := config.ReadFile(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
 		}
@@ -84,7 +83,15 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		certPEM, err := config.ReadFile(c.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
+		}
+		keyPEM, err := config.ReadFile(c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.key_file: %w", err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("kafka.tls: load client certificate: %w", err)
 		}
