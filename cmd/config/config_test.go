@@ -239,7 +239,9 @@ func TestEnvOnlyConfig(t *testing.T) {
 
 // No secret reaches an error message, even when the config is wrong around it.
 func TestConfigErrorsCarryNoSecrets(t *testing.T) {
-	p := writeFile(t, "c.yaml", "aurora: {tenants: [{id: 't 1', api_token: topsecret-1, webhook_auth: {header: '', tokens: [topsecret-2, '']}}]}\n"+
+	// An api_url that does not validate may carry a password or a key.
+	p := writeFile(t, "c.yaml", "aurora: {api_url: 'htps://user:topsecret-4@api.example.com/?key=topsecret-5', "+
+		"tenants: [{id: 't 1', api_token: topsecret-1, webhook_auth: {header: '', tokens: [topsecret-2, '']}}]}\n"+
 		"kafka: {sasl: {mechanism: PLAIN, password: topsecret-3}}\n")
 	_, err := LoadValid(p, envOf(nil), Need{Webhooks: true, APITokens: true})
 	if err == nil {

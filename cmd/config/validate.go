@@ -107,7 +107,8 @@ func (c Config) Validate(n Need) error {
 		bad("http.drain_delay", "must not be negative")
 	}
 	if u, err := url.Parse(c.Aurora.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("aurora.api_url", "%q is not an http(s) URL", c.Aurora.APIURL)
+		// Not quoted: a URL may carry a password or a key in its query.
+		bad("aurora.api_url", "is not an absolute http(s) URL")
 	}
 	if c.Aurora.RequestsPerMinute <= 0 {
 		bad("aurora.requests_per_minute", "must be positive")
