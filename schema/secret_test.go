@@ -26,3 +26,24 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Fatal("Reveal lost the value")
 	}
 }
+
+func TestSecretEqual(t *testing.T) {
+	for name, tc := range map[string]struct {
+		a, b Secret
+		want bool
+	}{
+		"same":          {"hunter2", "hunter2", true},
+		"both empty":    {"", "", true},
+		"differ":        {"hunter2", "hunter3", false},
+		"prefix":        {"hunter2", "hunter", false},
+		"one empty":     {"hunter2", "", false},
+		"case":          {"Hunter2", "hunter2", false},
+		"trailing byte": {"hunter2", "hunter2\n", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.a.Equal(tc.b); got != tc.want || tc.b.Equal(tc.a) != tc.want {
+				t.Fatalf("Equal = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

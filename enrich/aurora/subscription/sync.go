@@ -192,8 +192,8 @@ func drift(have, want Webhook) []string {
 	}
 	authDrift := have.Auth() != want.Auth() || have.HeaderAuthKey != want.HeaderAuthKey ||
 		have.BasicAuthUsername != want.BasicAuthUsername || have.Description != want.Description ||
-		(readable(have.HeaderAuthValue) && have.HeaderAuthValue != want.HeaderAuthValue) ||
-		(readable(have.BasicAuthPassword) && have.BasicAuthPassword != want.BasicAuthPassword)
+		(readable(have.HeaderAuthValue) && !have.HeaderAuthValue.Equal(want.HeaderAuthValue)) ||
+		(readable(have.BasicAuthPassword) && !have.BasicAuthPassword.Equal(want.BasicAuthPassword))
 	if authDrift {
 		d = append(d, "auth")
 	}
