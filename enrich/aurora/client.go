@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,7 +139,12 @@ func (c *Client) get(ctx context.Context, path, token string) (body []byte, stat
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// *url.Error names method and URL (ids only), never headers.
+		// *url.Error quotes the URL it failed on: the base's user info, or
+		// after a redirect the target's, query string included (a signed
+		// URL's key). It names the route instead, with its ids.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = &url.Error{Op: ue.Op, URL: path, Err: ue.Err}
+		}
 		return nil, 0, err
 	}
 	defer resp.Body.Close()

@@ -283,6 +283,35 @@ func TestRetrieveLeadTransportErrors(t *testing.T) {
 			_, err := NewClient(srv.URL, nil, nil).RetrieveLead(t.Context(), testTenant, testToken, testLead)
 			return err
 		}},
+		// The error names the call's route: not a redirect target's query
+		// (a signed URL's key) nor the base URL's user info.
+		"redirected to a dead URL with a query": {retryable: true, call: func(t *testing.T) error {
+			dead := httptest.NewServer(http.NotFoundHandler())
+			deadURL := dead.URL
+			dead.Close()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, deadURL+"/signed?signature=sig-topsecret", http.StatusFound)
+			}))
+			defer srv.Close()
+			base := strings.Replace(srv.URL, "http://", "http://user-topsecret@", 1)
+			_, err := NewClient(base, nil, nil).RetrieveLead(t.Context(), testTenant, testToken, testLead)
+			for _, s := range []string{"topsecret", "signature="} {
+				if err != nil && strings.Contains(err.Error(), s) {
+					t.Errorf("error %q carries %q", err, s)
+				}
+			}
+			return err
+		}},
+		"user info in the base URL": {retryable: true, call: func(t *testing.T) error {
+			srv := httptest.NewServer(http.NotFoundHandler())
+			base := strings.Replace(srv.URL, "http://", "http://user-topsecret@", 1)
+			srv.Close()
+			_, err := NewClient(base, nil, nil).RetrieveLead(t.Context(), testTenant, testToken, testLead)
+			if err != nil && strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("error %q carries the base URL's user info", err)
+			}
+			return err
+		}},
 		"token not a valid header value": {retryable: false, call: func(t *testing.T) error {
 			srv := httptest.NewServer(http.NotFoundHandler())
 			defer srv.Close()
