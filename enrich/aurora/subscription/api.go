@@ -315,6 +315,12 @@ func (c *Client) once(ctx context.Context, method, path string, token schema.Sec
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// *url.Error quotes the URL it failed on: the base's user info, or
+		// after a redirect the target's, query string included. Method and
+		// route say which call it was.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
 		return nil, 0, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()

@@ -368,3 +368,39 @@ func TestRetriesA429(t *testing.T) {
 		}
 	})
 }
+
+// A failed call's error names the method and route, not the URL it failed
+// on: the base URL's user info, or a redirect target's query (a signed
+// URL's key).
+func TestCallErrorsNameTheRouteOnly(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, deadURL+"/signed?signature=sig-topsecret", http.StatusFound)
+	}))
+	defer redirect.Close()
+	for name, base := range map[string]string{
+		"redirected": strings.Replace(redirect.URL, "http://", "http://user-topsecret@", 1),
+		"refused":    strings.Replace(deadURL, "http://", "http://user-topsecret@", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := subscription.NewClient(base, 60000, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.List(t.Context(), tenantA, apiA)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range []string{"topsecret", "signature=", apiA} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q carries %q", err, s)
+				}
+			}
+			if !strings.Contains(err.Error(), "GET /tenants/"+tenantA+"/webhooks") {
+				t.Errorf("error %q does not name the call", err)
+			}
+		})
+	}
+}
