@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// maxAnswerBytes bounds what is read of each answer (ingest's are a few
+// dozen bytes): a target that streams more is not read to its end.
+const maxAnswerBytes = 64 << 10
+
 // NewClient returns an HTTP client that keeps one connection per worker alive.
 func NewClient(concurrency int, timeout time.Duration) *http.Client {
 	return &http.Client{
@@ -136,7 +140,7 @@ func (r *Result) one(client *http.Client, i int, next func(int) (*http.Request, 
 		r.noAnswer(err)
 		return
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
 	resp.Body.Close()
 	if err != nil {
 		r.noAnswer(fmt.Errorf("read answer: %w", err))

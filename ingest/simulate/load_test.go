@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,5 +41,33 @@ func TestGenerateLoadCanceled(t *testing.T) {
 	})
 	if res.Requests != 10 || res.OK() != 9 || res.NoAnswer != 1 {
 		t.Fatalf("want 10 sent, 9 answered, 1 canceled; got %d, %d, %d", res.Requests, res.OK(), res.NoAnswer)
+	}
+}
+
+// An answer is read up to maxAnswerBytes, whatever the target sends: a
+// wrong --url pointing at a large download does not stream it all.
+func TestGenerateReadsAnswersUpToTheLimit(t *testing.T) {
+	const sent = 64 << 20
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 32<<10)
+		for written.Load() < sent {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	res := Generate(t.Context(), NewClient(1, 30*time.Second), 1, 1, 0, func(int) (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, srv.URL, nil)
+	})
+	if res.OK() != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	srv.Close() // waits for the handler
+	if n := written.Load(); n >= sent {
+		t.Fatalf("the whole %d-byte answer was read", n)
 	}
 }

@@ -225,7 +225,7 @@ func (s *Simulator) SendOne(ctx context.Context, client *http.Client, target str
 		return fmt.Errorf("send delivery: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	if err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
