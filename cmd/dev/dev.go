@@ -19,6 +19,7 @@ import (
 	"github.com/leadbridge/leadbridge/cmd/wire"
 	"github.com/leadbridge/leadbridge/enrich/aurora"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/enrich/aurora/subscription"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -109,7 +110,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 	defer sb.Close()
 	for _, ev := range []string{"lead_created", "lead_changed"} {
 		if _, err := sb.AddWebhook(Tenant, sandbox.Webhook{Description: "leadbridge dev " + ev, Event: ev, Enabled: true,
-			URLTemplate:   "http://" + cfg.HTTP.Addr + "/webhooks/aurora/" + Tenant + "/" + ev + "?lead_id=<LEAD_ID>&source=<SOURCE>",
+			URLTemplate:   subscription.URLTemplate("http://"+cfg.HTTP.Addr, Tenant, ev),
 			HeaderAuthKey: HookHeader, HeaderAuthValue: HookToken}); err != nil {
 			return fmt.Errorf("sandbox subscription: %w", err)
 		}

@@ -119,6 +119,31 @@ func waitLead(t *testing.T, broker, key string, ok func(schema.Lead) bool) {
 	t.Fatalf("no lead record for %s as expected within a minute", key)
 }
 
+// rawValues reads the raw topic from the start until it has n values of
+// key's records, or fails after a minute.
+func rawValues(t *testing.T, broker, key string, n int) [][]byte {
+	t.Helper()
+	c, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("leads.raw"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var vals [][]byte
+	for ctx.Err() == nil && len(vals) < n {
+		c.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == key {
+				vals = append(vals, r.Value)
+			}
+		})
+	}
+	if len(vals) < n {
+		t.Fatalf("%d raw records for %s within a minute, want %d", len(vals), key, n)
+	}
+	return vals
+}
+
 // leadbridge dev end to end: a lead created in the sandbox fires through
 // ingest and enrich, simulate sends an Aurora and a LeadPro webhook, both
 // lead records come out; a sandbox lead update (PUT) gives an updated lead
@@ -165,9 +190,8 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatalf("lead records: %v", keys)
 	}
 
-	// A sandbox lead update (PUT) fires lead_changed, whose dev template
-	// carries source=<SOURCE>: the sandbox sends it empty, ingest flags it
-	// and accepts it, and the updated lead comes out.
+	// A sandbox lead update (PUT) fires lead_changed through dev's
+	// subscription, and the updated lead comes out.
 	req, _ = http.NewRequest(http.MethodPut, "http://"+sb+"/tenants/"+dev.Tenant+"/leads/"+created.Lead.ID,
 		strings.NewReader(`{"lead":{"customer":{"customer_first_name":"Janet"}}}`))
 	req.Header.Set("Authorization", "Bearer "+dev.APIToken)
@@ -177,6 +201,17 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitLead(t, broker, auroraKey, func(l schema.Lead) bool { return l.Contact.FirstName == "Janet" })
+
+	// dev subscribes with the templates sync makes in production: neither
+	// the sandbox's lead_created nor its lead_changed (nor simulate's) is
+	// flagged. dev's lead_changed template used to carry lead_created's
+	// source=<SOURCE>, which the sandbox fills empty: every dev lead update
+	// landed on raw with a "source: empty" problem.
+	for i, v := range rawValues(t, broker, auroraKey, 3) {
+		if bytes.Contains(v, []byte(`"problems"`)) {
+			t.Errorf("raw record %d of %s is flagged: %s", i, auroraKey, v)
+		}
+	}
 
 	devp.stop(t)
 	startDev(t, args...)
