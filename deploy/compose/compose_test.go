@@ -28,6 +28,8 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/cmd/wire"
+	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
 )
 
 // composeRoot is the repository root, where docker-compose.yml lives.
@@ -543,5 +545,40 @@ func TestDockerignore(t *testing.T) {
 		if !excluded(f) {
 			t.Errorf(".dockerignore lets %s into the build context", f)
 		}
+	}
+}
+
+// TestReadmeSandboxExports: README's compose paragraph says which variables
+// to export before pasting the curls `docker compose logs aurora-sandbox`
+// prints; they must be the ones those curls read, that is the ones the
+// sandbox's banner names under compose's configuration.
+func TestReadmeSandboxExports(t *testing.T) {
+	s := composeService(t, loadCompose(t, nil), "aurora-sandbox")
+	getenv := composeEnv(s)
+	cfg, err := config.LoadValid(filepath.Join(composeRoot, "deploy/compose/leadbridge.yaml"), getenv, config.Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := wire.SandboxBanner(cfg, getenv("LEADBRIDGE_CONFIG") != "", sandbox.Options{Tokens: wire.SandboxTokens(cfg)}, "http://ingest:8080", "")
+	want := []string{b.TokenVar, b.SecretVar}
+	slices.Sort(want)
+
+	readme, err := os.ReadFile(filepath.Join(composeRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "docker compose logs aurora-sandbox")
+	m := regexp.MustCompile("`export ([^`]*)`").FindStringSubmatch(after)
+	if !ok || m == nil {
+		t.Fatal("README no longer says what to export before pasting the sandbox's curls")
+	}
+	var got []string
+	for _, f := range strings.Fields(m[1]) {
+		name, _, _ := strings.Cut(f, "=")
+		got = append(got, name)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("README exports %v before the sandbox's curls; they read %v", got, want)
 	}
 }
