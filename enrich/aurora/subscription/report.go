@@ -13,7 +13,8 @@ const redacted = "<redacted>"
 
 // WriteText prints the report: one line per action, the fields sent for
 // creates and updates (secrets as <redacted>), and a summary line that says
-// when nothing changed.
+// when nothing changed, or how many tenants failed (never "no changes" then:
+// a tenant that failed may need some).
 func (r Report) WriteText(w io.Writer) {
 	for _, a := range r.Actions {
 		switch a.Op {
@@ -38,12 +39,16 @@ func (r Report) WriteText(w io.Writer) {
 	if r.DryRun {
 		verb = "would be "
 	}
+	failed := ""
+	if r.Failed > 0 {
+		failed = fmt.Sprintf("; %d tenant(s) failed", r.Failed)
+	}
 	switch {
-	case changes == 0:
+	case changes == 0 && r.Failed == 0:
 		fmt.Fprintf(w, "no changes: %d subscription(s) up to date, %d extra; %d writes\n", r.Count("ok"), r.Count("extra"), r.Writes)
 	default:
-		fmt.Fprintf(w, "%d %screated, %d %supdated, %d %sdeleted, %d up to date, %d extra; %d writes\n",
-			r.Count("create"), verb, r.Count("update"), verb, r.Count("delete"), verb, r.Count("ok"), r.Count("extra"), r.Writes)
+		fmt.Fprintf(w, "%d %screated, %d %supdated, %d %sdeleted, %d up to date, %d extra; %d writes%s\n",
+			r.Count("create"), verb, r.Count("update"), verb, r.Count("delete"), verb, r.Count("ok"), r.Count("extra"), r.Writes, failed)
 	}
 }
 

@@ -216,6 +216,8 @@ type Report struct {
 	Actions []Action
 	// Writes counts POST, PUT and DELETE calls made (0 in a dry run).
 	Writes int
+	// Failed counts the tenants whose sync failed (their errors are Sync's).
+	Failed int
 }
 
 // Count returns how many actions have op.
@@ -250,10 +252,12 @@ func Sync(ctx context.Context, c *Client, tenants []Tenant, opts Options) (Repor
 	for _, t := range tenants {
 		if err := checkTenant(t); err != nil {
 			errs = append(errs, err)
+			rep.Failed++
 			continue
 		}
 		if err := syncTenant(ctx, c, t, public, events, opts, &rep); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", t.ID, err))
+			rep.Failed++
 		}
 	}
 	return rep, errors.Join(errs...)

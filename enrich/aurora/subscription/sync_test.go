@@ -315,6 +315,19 @@ func TestSyncRejectsBadInput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t-none") || rep.Count("create") != 2*len(schema.AuroraLeadEvents()) {
 		t.Fatalf("err %v, %d creates", err, rep.Count("create"))
 	}
+
+	// A tenant whose API calls fail (a wrong api token) is counted in the
+	// summary, which never says "no changes" then: the second run used to
+	// print "no changes: 0 subscription(s) up to date" above its 401.
+	for _, dry := range []bool{false, true} {
+		bad := []subscription.Tenant{e.tenants[0], {ID: tenantB, APIToken: "wrong", BasicUsername: "bridge", BasicPassword: passB}}
+		rep, err = subscription.Sync(t.Context(), e.client, bad, subscription.Options{PublicURL: "https://b.example.com", DryRun: dry})
+		var out bytes.Buffer
+		rep.WriteText(&out)
+		if err == nil || rep.Failed != 1 || strings.Contains(out.String(), "no changes") || !strings.Contains(out.String(), "1 tenant(s) failed") {
+			t.Errorf("dry run %t: err %v, failed %d, report:\n%s", dry, err, rep.Failed, out.String())
+		}
+	}
 }
 
 // handlerTransport serves requests with a handler in-process, so that the
