@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,5 +148,89 @@ func TestFencedMemberRestarts(t *testing.T) {
 	case <-m.done:
 		t.Fatal("the fenced member stopped")
 	default:
+	}
+}
+
+// A transaction that runs past transaction_timeout is aborted by the
+// brokers, which bump its epoch: its End fails with INVALID_PRODUCER_EPOCH
+// (a fence is PRODUCER_FENCED). No other producer has the member's
+// transactional id, so it is no fence: the member restarts and carries on
+// however often that happens (a broker failure holding the flush, a rolling
+// restart). Here an API call that outlasts its context holds each
+// transaction past its timeout, with the batch's records already written.
+// (Counted as fences, the third within 10 minutes stopped the member for good.)
+func TestTimedOutTransactionsDoNotStopTheMember(t *testing.T) {
+	h := newHarness(t, 1, 1, sandbox.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	id := "timeout-" + h.group
+	lead := h.api.PutLead("tenant-0", newLead(1))
+	var holding atomic.Bool
+	var held atomic.Int32
+	release := make(chan struct{})
+	hold := func(f enrich.LeadFetcher) enrich.LeadFetcher {
+		return fetcherFunc(func(ctx context.Context, tenant, token, leadID string) ([]byte, error) {
+			if holding.Load() {
+				held.Add(1)
+				<-release // past the batch and the transaction timeout
+				ctx = context.Background()
+			}
+			return f.RetrieveLead(ctx, tenant, token, leadID)
+		})
+	}
+	m := h.startWith("t1", hold, func(c *enrich.Config) {
+		c.TransactionalID, c.TransactionTimeout, c.BatchFor = id, 2*time.Second, time.Second
+	})
+	h.auroraEvent(ctx, "tenant-0", "lead_created", lead)
+	h.waitCommitted(t, 1, 30*time.Second)
+
+	// One batch: a LeadPro lead, written at once (the transaction is open
+	// on the brokers), and the Aurora lead again, unchanged (nothing more
+	// to write once its call returns).
+	holding.Store(true)
+	data, _ := json.Marshal(schema.AuroraData{Event: "lead_changed", TenantID: "tenant-0", Attributes: map[string]string{"lead_id": lead}})
+	again := schema.Event{ID: uuid.Must(uuid.NewV7()).String(), Source: schema.AuroraSource("tenant-0"),
+		Type: schema.AuroraTypePrefix + "lead_changed", Subject: lead, Time: time.Now().UTC(),
+		PartitionKey: schema.AuroraKey("tenant-0", lead), Data: data}
+	lp, au := leadProWithNotes("held").Record(), again.Record()
+	lp.Topic, au.Topic = h.raw, h.raw
+	if err := h.producer.ProduceSync(ctx, lp, au).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(h.producer)
+	state := func() string {
+		d, err := adm.DescribeTransactions(ctx, id)
+		if err != nil {
+			return ""
+		}
+		return d[id].State
+	}
+	for round := range enrich.MaxFences {
+		waitFor(t, time.Minute, "the held call and its open transaction", func() bool {
+			return held.Load() > int32(round) && state() == "Ongoing"
+		})
+		waitFor(t, time.Minute, "the brokers to time the transaction out", func() bool { return state() != "Ongoing" })
+		if round == enrich.MaxFences-1 {
+			holding.Store(false)
+		}
+		release <- struct{}{}
+	}
+	stopped := false
+	waitFor(t, time.Minute, "the batch to commit, or the member to stop", func() bool {
+		select {
+		case <-m.done:
+			stopped = true
+			return true
+		default:
+		}
+		os, err := adm.FetchOffsets(ctx, h.group)
+		if err != nil {
+			return false
+		}
+		o, ok := os.Lookup(h.raw, 0)
+		return ok && o.At >= 3
+	})
+	if stopped {
+		t.Fatalf("the member stopped after %d transactions the brokers timed out, taken for fences", enrich.MaxFences)
 	}
 }

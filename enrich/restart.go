@@ -26,6 +26,15 @@ func fenced(err error) bool {
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
+// timedOut reports whether err ended a transaction that ran for took, at
+// least the brokers' transaction timeout: they aborted it themselves and
+// bumped its epoch, and say so with INVALID_PRODUCER_EPOCH (a fence is
+// PRODUCER_FENCED). No other producer took the transactional id: the
+// member restarts, and it is not counted as a fence.
+func timedOut(err error, took, timeout time.Duration) bool {
+	return took >= timeout && errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
 // A member fenced maxFences times within fenceWindow stops.
 const (
 	maxFences   = 3

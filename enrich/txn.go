@@ -339,7 +339,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			e.m.streak.Inc()
 		}
 		switch {
-		case err != nil && fenced(err) && e.stopFenced(err, time.Now()):
+		case err != nil && fenced(err) && !timedOut(err, time.Since(began), e.cfg.TransactionTimeout) && e.stopFenced(err, time.Now()):
 			sess.AllowRebalance()
 			return fmt.Errorf("enrich: this member's producer was fenced %d times within %s, or may not use its transactional id; stopping: %w", maxFences, fenceWindow, err)
 		case err != nil && ctx.Err() != nil:
