@@ -219,6 +219,30 @@ func TestBrokerRefusingTransactions(t *testing.T) {
 	}
 }
 
+// Brokers that cannot be reached are not a refusal of transactions: the
+// error says to check the brokers, not to turn exactly-once off (which
+// would not help). It used to read "enrich.exactly_once: the brokers refused
+// a transactional producer (... connection refused); ... set
+// enrich.exactly_once: false".
+func TestUnreachableBrokersAreNotBlamedOnTransactions(t *testing.T) {
+	e, err := enrich.New(enrich.Config{RawTopic: "raw", LeadsTopic: "leads", DLQTopic: "dlq", StateTopic: "state", RetryTopic: "retry"},
+		fetcherFunc(func(context.Context, string, string, string) ([]byte, error) { return nil, errors.New("unused") }),
+		zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	cl, err := e.NewClient(ctx, kgo.SeedBrokers(kafkatest.FreeAddr(t)), kgo.ConsumerGroup("g"))
+	if err == nil {
+		cl.Close()
+		t.Fatal("a client without brokers was accepted")
+	}
+	if strings.Contains(err.Error(), "exactly_once") || !strings.Contains(err.Error(), "kafka.brokers") {
+		t.Fatalf("the error blames transactions or does not point at kafka.brokers: %v", err)
+	}
+}
+
 // A transaction timeout over the brokers' transaction.max.timeout.ms (15
 // min by default) is a startup error naming enrich.transaction_timeout, not
 // advice to turn exactly-once off.

@@ -39,12 +39,7 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 	defer cancel()
 	if _, _, err := sess.Client().ProducerID(ictx); err != nil {
 		sess.Close()
-		if errors.Is(err, kerr.InvalidTransactionTimeout) {
-			return nil, fmt.Errorf("enrich.transaction_timeout: the brokers refused %s (%w); it must be at most their transaction.max.timeout.ms (15 min by default)",
-				e.cfg.TransactionTimeout, err)
-		}
-		return nil, fmt.Errorf("enrich.exactly_once: the brokers refused a transactional producer (%w); "+
-			"use brokers with transactions, or set enrich.exactly_once: false for at-least-once delivery", err)
+		return nil, producerIDError(err, e.cfg.TransactionTimeout)
 	}
 	if err := e.checkTopics(ictx, sess.Client()); err != nil {
 		sess.Close()
@@ -55,6 +50,25 @@ func (e *Enricher) NewClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client,
 	e.client = sess.Client()
 	e.mu.Unlock()
 	return sess.Client(), nil
+}
+
+// producerIDError says why the brokers gave no transactional producer id:
+// a refusal (an error code in the brokers' answer) names the setting to
+// change; no answer at all (brokers unreachable, TLS or SASL failing) is not
+// blamed on transactions, and turning exactly-once off would not help it.
+func producerIDError(err error, txnTimeout time.Duration) error {
+	var ke *kerr.Error
+	switch {
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		return fmt.Errorf("enrich.transaction_timeout: the brokers refused %s (%w); it must be at most their transaction.max.timeout.ms (15 min by default)",
+			txnTimeout, err)
+	case errors.As(err, &ke) && !errors.Is(err, kerr.IllegalSaslState) && !errors.Is(err, kerr.SaslAuthenticationFailed) &&
+		!errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Errorf("enrich.exactly_once: the brokers refused a transactional producer (%w); "+
+			"use brokers with transactions, or set enrich.exactly_once: false for at-least-once delivery", err)
+	default:
+		return fmt.Errorf("enrich: no producer id from the brokers (%w); check that kafka.brokers are up and reachable and kafka.tls and kafka.sasl match them", err)
+	}
 }
 
 // checkTopics makes sure the state and retry topics exist with raw's
