@@ -120,7 +120,13 @@ func Forget(ctx context.Context, keys []string, opts ForgetOptions) (ForgetRepor
 			Headers: []kgo.RecordHeader{{Key: schema.HeaderContentType, Value: []byte(schema.ContentTypeJSON)}}})
 		done = append(done, e)
 	}
-	prodErr := cl.ProduceSync(ctx, rs...).FirstErr()
+	var prodErr error
+	for _, r := range cl.ProduceSync(ctx, rs...) {
+		if r.Err != nil {
+			prodErr = topicError(r.Record.Topic, r.Err)
+			break
+		}
+	}
 	commit := kgo.TransactionEndTry(prodErr == nil)
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

@@ -139,3 +139,19 @@ func TestForgetOnlyBadKeysWritesNothing(t *testing.T) {
 		t.Fatalf("%v %+v", err, rep)
 	}
 }
+
+// A missing topic is named: the erasure is not written, and the error says
+// which topic to create (it used to say only UNKNOWN_TOPIC_OR_PARTITION).
+func TestForgetNamesAMissingTopic(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "forget-raw", 3, nil)
+	missing := "forget-erasures-missing-" + raw
+	_, err := operate.Forget(t.Context(), []string{"aurora:t1:L1"}, operate.ForgetOptions{
+		Kafka:  []kgo.Opt{kgo.SeedBrokers(b.Seeds...)},
+		Topics: operate.Topics{Raw: raw, Erasures: missing},
+		Known:  func(string, string) bool { return true },
+	})
+	if err == nil || !strings.Contains(err.Error(), "topic "+missing+" does not exist (run leadbridge topics create)") {
+		t.Fatalf("want the missing topic named: %v", err)
+	}
+}

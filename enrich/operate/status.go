@@ -106,7 +106,7 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (Status, error) {
 	if err != nil {
 		return st, fmt.Errorf("list end offsets: %w", err)
 	}
-	if err := errors.Join(starts.Error(), ends.Error()); err != nil {
+	if err := listedErrors(starts, ends); err != nil {
 		return st, fmt.Errorf("list offsets: %w", err)
 	}
 	if err := st.readGroup(ctx, adm, opts.Topics.Raw); err != nil {

@@ -184,3 +184,21 @@ func TestStatusUnknownGroupIsEmpty(t *testing.T) {
 		t.Errorf("%+v", st)
 	}
 }
+
+// A topic that does not exist is named, with what to run: the brokers'
+// UNKNOWN_TOPIC_OR_PARTITION names none, and status used to print it twice
+// ("list offsets: UNKNOWN_TOPIC_OR_PARTITION ...; UNKNOWN_TOPIC_OR_PARTITION ...").
+func TestStatusNamesAMissingTopic(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "status-raw", 2, nil)
+	leads := kafkatest.Topic(t, b, "status-leads", 1, nil)
+	missing := "status-dlq-missing-" + raw
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err := operate.ReadStatus(ctx, operate.StatusOptions{Kafka: []kgo.Opt{kgo.SeedBrokers(b.Seeds...)}, Group: "nobody-" + raw,
+		Topics: operate.Topics{Raw: raw, Leads: leads, DLQ: missing}})
+	if err == nil || !strings.Contains(err.Error(), "topic "+missing+" does not exist (run leadbridge topics create)") ||
+		strings.Count(err.Error(), missing) != 1 {
+		t.Fatalf("want the missing topic named once: %v", err)
+	}
+}

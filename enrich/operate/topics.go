@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -17,6 +21,33 @@ type Topics struct {
 	DLQ      string
 	Retry    string // optional: the enricher's retry topic
 	Erasures string // forget's audit topic
+}
+
+// topicError names the topic an error is about, and says what to run when
+// the topic does not exist (the brokers' UNKNOWN_TOPIC_OR_PARTITION names
+// none).
+func topicError(topic string, err error) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %s does not exist (run leadbridge topics create)", topic)
+	}
+	return fmt.Errorf("topic %s: %w", topic, err)
+}
+
+// listedErrors is the per-topic errors of listed offsets, one per topic.
+func listedErrors(lists ...kadm.ListedOffsets) error {
+	bad := map[string]error{}
+	for _, l := range lists {
+		l.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil && bad[o.Topic] == nil {
+				bad[o.Topic] = o.Err
+			}
+		})
+	}
+	var errs []error
+	for _, t := range slices.Sorted(maps.Keys(bad)) {
+		errs = append(errs, topicError(t, bad[t]))
+	}
+	return errors.Join(errs...)
 }
 
 // span is what to read of one partition: from offset From, at most Limit
