@@ -15,7 +15,7 @@ func runEnrich(ctx context.Context, args []string, getenv func(string) string, s
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	cfg, logger, err := setup(*path, getenv, need{apiTokens: true})
+	cfg, logger, err := setup(*path, getenv, need{apiTokens: true, kafka: true})
 	if err != nil {
 		return err
 	}

@@ -86,12 +86,20 @@ type need struct {
 	webhooks   bool // ingest
 	apiTokens  bool // enrich
 	configured bool // refuse defaults alone (topics create)
+	kafka      bool // a Kafka client: its TLS files are configuration too
 }
 
 // loadValid loads and validates the configuration for a command; problems
 // are a usage error (exit 2).
 func loadValid(path string, getenv func(string) string, n need) (config.Config, error) {
 	cfg, err := config.LoadValid(path, getenv, config.Need{Webhooks: n.webhooks, APITokens: n.apiTokens, Configured: n.configured})
+	if n.kafka && cfg.Kafka.TLS.Enabled && !errors.Is(err, config.ErrUnreadable) {
+		// A TLS file that cannot be read or holds no certificate is a bad
+		// configuration like any other: exit 2, with the other problems.
+		if _, kerr := wire.KafkaOpts(cfg.Kafka, nil, nil, ""); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
+	}
 	if err != nil {
 		return cfg, usageError{fmt.Errorf("invalid configuration: %w", err)}
 	}
@@ -111,7 +119,7 @@ func setup(path string, getenv func(string) string, n need) (config.Config, *zap
 // setupKafka is the operator commands' preamble: setup, then the franz-go
 // options of a client in role.
 func setupKafka(path string, getenv func(string) string, role string) (config.Config, []kgo.Opt, *zap.Logger, error) {
-	cfg, logger, err := setup(path, getenv, need{})
+	cfg, logger, err := setup(path, getenv, need{kafka: true})
 	if err != nil {
 		return cfg, nil, nil, err
 	}

@@ -14,7 +14,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	cfg, logger, err := setup(*path, getenv, need{webhooks: true})
+	cfg, logger, err := setup(*path, getenv, need{webhooks: true, kafka: true})
 	if err != nil {
 		return err
 	}

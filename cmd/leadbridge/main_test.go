@@ -437,3 +437,31 @@ func TestCLIErrors(t *testing.T) {
 		}
 	}
 }
+
+// A Kafka TLS file that cannot be read, or holds no certificate, is a bad
+// configuration: exit 2 with the other problems in one line, for every
+// command with a Kafka client. It used to exit 1 with that problem alone,
+// and only once the rest of the configuration was right.
+func TestCLIKafkaTLSFilesAreConfiguration(t *testing.T) {
+	notPEM := writeFile(t, "ca.pem", "not a certificate\n")
+	for name, ca := range map[string]string{"missing": "/nonexistent/ca.pem", "not PEM": notPEM} {
+		cfg := writeFile(t, "leadbridge.yaml", `kafka:
+  brokers: ["127.0.0.1:9"]
+  tls: {enabled: true, ca_file: "`+ca+`"}
+aurora:
+  tenants: [{id: t1, api_token: tok, webhook_auth: {header: X-Token, tokens: [hook]}}]
+log:
+  level: loud
+`)
+		for _, args := range [][]string{{"ingest"}, {"enrich"}, {"topics", "create"}, {"status"}, {"tail", "leads"},
+			{"dlq", "redrive"}, {"replay", "--since", "1h"}, {"forget", "aurora:t1:L1"}} {
+			t.Run(name+"/"+strings.Join(args, " "), func(t *testing.T) {
+				err := run(t.Context(), append(append([]string{"leadbridge"}, args...), "--config", cfg), func(string) string { return "" }, io.Discard)
+				var u usageError
+				if err == nil || !errors.As(err, &u) || !strings.Contains(err.Error(), "kafka.tls.ca_file") || !strings.Contains(err.Error(), "log.level") {
+					t.Fatalf("want a usage error naming kafka.tls.ca_file and log.level: %v", err)
+				}
+			})
+		}
+	}
+}

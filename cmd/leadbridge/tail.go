@@ -54,7 +54,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 		start = kgo.NewOffset().AtEnd()
 	}
 
-	cfg, err := loadValid(*path, getenv, need{})
+	cfg, err := loadValid(*path, getenv, need{kafka: true})
 	if err != nil {
 		return err
 	}

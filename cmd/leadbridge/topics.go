@@ -25,7 +25,7 @@ func runTopicsCreate(ctx context.Context, args []string, getenv func(string) str
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	cfg, logger, err := setup(*path, getenv, need{configured: true})
+	cfg, logger, err := setup(*path, getenv, need{configured: true, kafka: true})
 	if err != nil {
 		return err
 	}
