@@ -35,6 +35,7 @@ func fromEnv(getenv func(string) string, cfg *Config) []error {
 			t.WebhookAuth.TokensFile = getenv("LEADBRIDGE_AURORA_WEBHOOK_TOKEN_FILE")
 			cfg.from[p+".webhook_auth"] = "LEADBRIDGE_AURORA_WEBHOOK_TOKEN"
 			cfg.from[p+".webhook_auth.tokens"] = "LEADBRIDGE_AURORA_WEBHOOK_TOKEN"
+			cfg.from[p+".webhook_auth.header"] = "LEADBRIDGE_AURORA_WEBHOOK_HEADER"
 		}
 		cfg.Aurora.Tenants = []Tenant{t}
 	}

@@ -101,6 +101,16 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		},
 		"enrich with nothing configured": {need: Need{APITokens: true}, want: []string{"nothing is configured"}},
 		"topics with nothing configured": {need: Need{Configured: true}, want: []string{"nothing is configured"}},
+		// No request can carry such a header: every delivery would be a 401.
+		"a webhook header that is no header name": {
+			yaml: "aurora: {tenants: [{id: t1, webhook_auth: {header: 'X-Aurora-Webhook-Token:', tokens: [tok]}}]}\n",
+			want: []string{`aurora.tenants[0].webhook_auth.header: "X-Aurora-Webhook-Token:" is not an HTTP header name`},
+		},
+		"a webhook header that is no header name, env only": {
+			env: map[string]string{"LEADBRIDGE_AURORA_TENANT_ID": "t1", "LEADBRIDGE_AURORA_WEBHOOK_TOKEN": "tok",
+				"LEADBRIDGE_AURORA_WEBHOOK_HEADER": "X Aurora Token"},
+			want: []string{`LEADBRIDGE_AURORA_WEBHOOK_HEADER: "X Aurora Token" is not an HTTP header name`},
+		},
 		"a missing secret file, one message": {
 			yaml: "aurora: {tenants: [{id: t1, api_token_file: " + missing + ", webhook_auth: {header: H, tokens_file: " + missing + "}}]}\n",
 			want: []string{"aurora.tenants[0].api_token_file: cannot read " + missing, "aurora.tenants[0].webhook_auth.tokens_file: cannot read " + missing},

@@ -197,6 +197,9 @@ func (c Config) validateTenants(n Need, bad func(key, format string, args ...any
 			}
 		case a.Header == "" || len(a.Tokens) == 0 || hasEmpty(a.Tokens):
 			bad(p+".webhook_auth", "needs a header and non-empty tokens, or basic")
+		case !headerName.MatchString(a.Header):
+			// No request can carry it: every delivery would be a 401.
+			bad(p+".webhook_auth.header", "%q is not an HTTP header name", a.Header)
 		}
 	}
 	seen = map[string]bool{}
@@ -224,6 +227,9 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // ValidTopic reports whether s is a name Kafka accepts for a topic.
 func ValidTopic(s string) bool { return topicName.MatchString(s) && s != "." && s != ".." }
+
+// headerName is an HTTP field name: a token of RFC 9110's tchar.
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 var plainID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
