@@ -250,6 +250,9 @@ func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]
 	if e.isRetired(cl) {
 		return
 	}
+	if !e.cfg.AtLeastOnce {
+		e.dropLeftovers(ctx)
+	}
 	e.mu.Lock()
 	for _, id := range m[e.cfg.RawTopic] {
 		var store *stateStore
@@ -271,6 +274,29 @@ func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]
 		e.fence(ctx, cl, m[e.cfg.RawTopic])
 	}
 	e.updateShare(ctx, cl, "assigned", len(m[e.cfg.RawTopic]))
+}
+
+// dropLeftovers drops the partitions this member still holds when an
+// assignment arrives (exactly-once). The range balancer is eager: every
+// partition was revoked before it, and the assignment is whole. But kgo's
+// transact session passes a revoke or loss on to this member only once
+// until a transaction ends, so a second rebalance while the member is idle
+// reaches it as an assignment alone: it kept the partitions it lost, and
+// their share of the API budget.
+func (e *Enricher) dropLeftovers(ctx context.Context) {
+	left := map[string][]int32{}
+	e.mu.Lock()
+	for id := range e.parts {
+		left[e.cfg.RawTopic] = append(left[e.cfg.RawTopic], id)
+	}
+	for id := range e.retries {
+		left[e.cfg.RetryTopic] = append(left[e.cfg.RetryTopic], id)
+	}
+	e.mu.Unlock()
+	if len(left) > 0 {
+		e.rebal.Store(true)
+		e.drop(ctx, left, false)
+	}
 }
 
 func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {

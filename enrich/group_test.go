@@ -342,3 +342,21 @@ func counter(tb testing.TB, reg *prometheus.Registry, name, outcome string) floa
 	}
 	return sum
 }
+
+// Members joining one after another while the raw topic is idle leave each
+// member with the share of the budget its partitions give, also after two
+// rebalances with no transaction between them (kgo's transact session
+// calls the member's revoke callback only once until a transaction ends).
+// A member that kept a partition it lost took a share of the budget for it.
+func TestQuotaShareAfterRebalancesWhileIdle(t *testing.T) {
+	h := newHarness(t, 1, 3, sandbox.Options{})
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry(), prometheus.NewRegistry()}
+	share := func(i int) float64 { return gauge(t, regs[i], "leadbridge_enrich_quota_share") }
+	for i, reg := range regs {
+		h.start(fmt.Sprintf("i%d", i), func(c *enrich.Config) { c.Metrics = reg })
+		waitFor(t, 30*time.Second, fmt.Sprintf("member %d to take a share", i), func() bool { return share(i) > 0 })
+	}
+	waitFor(t, 30*time.Second, "a third of the budget each", func() bool {
+		return share(0) == 1.0/3 && share(1) == 1.0/3 && share(2) == 1.0/3
+	})
+}
