@@ -413,6 +413,9 @@ func TestCLIErrors(t *testing.T) {
 		"ingest unconfigured":        {args: []string{"ingest"}, usage: true, want: "LEADBRIDGE_AURORA_TENANT_ID"},
 		"enrich unconfigured":        {args: []string{"enrich"}, usage: true, want: "nothing is configured"},
 		"topics create unconfigured": {args: []string{"topics", "create"}, usage: true, want: "nothing is configured"},
+		// a wrong value is named alone, not with a right one
+		"status --max-lag":  {args: []string{"status", "--max-lag", "-5"}, usage: true, want: "--max-lag must be at least -1,"},
+		"status --dlq-scan": {args: []string{"status", "--dlq-scan", "0"}, usage: true, want: "--dlq-scan must be at least 1 ("},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

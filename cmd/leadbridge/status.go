@@ -24,8 +24,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if helped, err := parseFlags(fs, args); helped || err != nil {
 		return err
 	}
-	if *scan < 1 || *maxLag < -1 {
-		return usagef("--dlq-scan must be at least 1 and --max-lag at least -1 (run 'leadbridge status --help')")
+	if *scan < 1 {
+		return usagef("--dlq-scan must be at least 1 (run 'leadbridge status --help')")
+	}
+	if *maxLag < -1 {
+		return usagef("--max-lag must be at least -1, for no limit (run 'leadbridge status --help')")
 	}
 	cfg, opts, _, err := setupKafka(*path, getenv, "status")
 	if err != nil {
