@@ -42,6 +42,9 @@ func runForget(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		keys = append(keys, more...)
 	}
+	if len(keys) == 0 && *file != "" {
+		return usagef("--file %s holds no lead key (one a line; # starts a comment)", *file)
+	}
 	if len(keys) == 0 {
 		return usagef("forget needs lead keys or --file (run 'leadbridge forget --help')")
 	}

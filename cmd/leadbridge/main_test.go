@@ -394,6 +394,7 @@ func TestIngestBrokerStoppedMidLoad(t *testing.T) {
 }
 
 func TestCLIErrors(t *testing.T) {
+	noKeys := writeFile(t, "keys.txt", "# erasure request 42\n\n")
 	tests := map[string]struct {
 		args  []string
 		env   map[string]string
@@ -413,6 +414,8 @@ func TestCLIErrors(t *testing.T) {
 		"ingest unconfigured":        {args: []string{"ingest"}, usage: true, want: "LEADBRIDGE_AURORA_TENANT_ID"},
 		"enrich unconfigured":        {args: []string{"enrich"}, usage: true, want: "nothing is configured"},
 		"topics create unconfigured": {args: []string{"topics", "create"}, usage: true, want: "nothing is configured"},
+		// it used to say "forget needs lead keys or --file" to a --file
+		"forget --file without keys": {args: []string{"forget", "--file", noKeys}, usage: true, want: "--file " + noKeys + " holds no lead key"},
 		// a wrong value is named alone, not with a right one
 		"status --max-lag":  {args: []string{"status", "--max-lag", "-5"}, usage: true, want: "--max-lag must be at least -1,"},
 		"status --dlq-scan": {args: []string{"status", "--dlq-scan", "0"}, usage: true, want: "--dlq-scan must be at least 1 ("},
