@@ -241,26 +241,56 @@ func countByReason(ctx context.Context, base []kgo.Opt, topic string, starts, en
 	if len(ends) == 0 {
 		return tc, nil
 	}
+	// The newest per records of each partition. enrich writes the DLQ and
+	// the retry topic in transactions, so the last offsets hold markers (and
+	// aborted records) too: a window of per offsets can hold none of the
+	// records. The window grows until it holds per records or reaches the
+	// partition's start (at most maxWiden times per offsets).
 	per := max(limit/len(ends), 1)
-	spans := map[int32]span{}
-	for p, e := range ends {
-		if from := max(e.Offset-int64(per), starts[p].Offset); from < e.Offset {
-			spans[p] = span{From: from, To: e.Offset, Limit: per}
+	reasons := map[int32][]string{}
+	short := map[int32]bool{}
+	for p := range ends {
+		short[p] = true
+	}
+	for window := int64(per); len(short) > 0; window *= 4 {
+		spans := map[int32]span{}
+		for p := range short {
+			from := max(ends[p].Offset-window, starts[p].Offset)
+			spans[p] = span{From: from, To: ends[p].Offset}
+			reasons[p] = nil
+		}
+		err := scan(ctx, base, true, map[string]map[int32]span{topic: spans}, func(r *kgo.Record) {
+			reason := schema.Header(r, schema.HeaderDLQReason)
+			if reason == "" {
+				reason = "(none)"
+			}
+			reasons[r.Partition] = append(reasons[r.Partition], reason)
+		})
+		if err != nil {
+			return tc, err
+		}
+		for p, s := range spans {
+			if len(reasons[p]) >= per || s.From == starts[p].Offset || window >= maxWiden*int64(per) {
+				delete(short, p)
+			}
 		}
 	}
-	err := scan(ctx, base, true, map[string]map[int32]span{topic: spans}, func(r *kgo.Record) {
-		if tc.Scanned >= limit {
-			return
+	for _, p := range slices.Sorted(maps.Keys(reasons)) {
+		rs := reasons[p]
+		for _, reason := range rs[max(len(rs)-per, 0):] {
+			if tc.Scanned >= limit {
+				break
+			}
+			tc.Scanned++
+			tc.ByReason[reason]++
 		}
-		tc.Scanned++
-		reason := schema.Header(r, schema.HeaderDLQReason)
-		if reason == "" {
-			reason = "(none)"
-		}
-		tc.ByReason[reason]++
-	})
-	return tc, err
+	}
+	return tc, nil
 }
+
+// maxWiden bounds countByReason's window, in multiples of the records it
+// looks for: a partition of mostly aborted records is not read whole.
+const maxWiden = 64
 
 // WriteJSON prints the status as one JSON object.
 func (st Status) WriteJSON(w io.Writer) error {

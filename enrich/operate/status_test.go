@@ -202,3 +202,41 @@ func TestStatusNamesAMissingTopic(t *testing.T) {
 		t.Fatalf("want the missing topic named once: %v", err)
 	}
 }
+
+// enrich writes the DLQ in transactions: one record and one marker per
+// transaction and partition. --dlq-scan N still counts the N newest
+// records, not the records among the N newest offsets (it used to count 1
+// of 3 here, and 0 with --dlq-scan 1: the newest offset is a marker).
+func TestStatusScansTheNewestRecordsOfATransactionalDLQ(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "status-raw", 1, nil)
+	leads := kafkatest.Topic(t, b, "status-leads", 1, nil)
+	dlq := kafkatest.Topic(t, b, "status-dlq", 1, nil)
+	cl := kafkatest.Client(t, b, kgo.TransactionalID("status-txn-"+dlq), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i, reason := range []string{"not_found", "not_found", "not_found", "unauthorized", "permanent", "permanent"} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produce(t, cl, dlqRecord(dlq, fmt.Sprintf("aurora:t1:l%d", i), reason))
+		if err := cl.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := operate.StatusOptions{Kafka: []kgo.Opt{kgo.SeedBrokers(b.Seeds...)}, Group: "nobody-" + raw,
+		Topics: operate.Topics{Raw: raw, Leads: leads, DLQ: dlq}}
+	for scan, want := range map[int]map[string]int{
+		1:   {"permanent": 1},
+		3:   {"permanent": 2, "unauthorized": 1},
+		100: {"permanent": 2, "unauthorized": 1, "not_found": 3},
+	} {
+		opts.DLQScan = scan
+		st, err := operate.ReadStatus(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := st.Dead[0]
+		if d.Records != 12 || d.Scanned != min(scan, 6) || fmt.Sprint(d.ByReason) != fmt.Sprint(want) {
+			t.Errorf("--dlq-scan %d: %d records, scanned %d, %v; want 12 (with markers), %d, %v", scan, d.Records, d.Scanned, d.ByReason, min(scan, 6), want)
+		}
+	}
+}
