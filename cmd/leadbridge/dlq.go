@@ -45,6 +45,8 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 	}
 	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
 		Reasons: reasons, Keys: keys, Since: since.t, SinceAgo: since.ago, Until: until.t, DryRun: *dry, Logger: logger})
-	rep.WriteText(stdout)
+	if err == nil || rep.Scanned > 0 { // a failure before the first record read is no "0 of 0"
+		rep.WriteText(stdout)
+	}
 	return err
 }

@@ -265,3 +265,21 @@ func TestForgetCommand(t *testing.T) {
 		t.Errorf("forget without keys: %v", err)
 	}
 }
+
+// redrive and replay against a topic that does not exist say which and what
+// to run, and print no summary of work they never started: they used to
+// print "0 of 0 DLQ record(s) ... redriven" (and "0 key(s) replayed") above
+// a bare UNKNOWN_TOPIC_OR_PARTITION.
+func TestRedriveAndReplayNameAMissingTopic(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	missing := "operate-missing-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	env := envOf(map[string]string{"LEADBRIDGE_KAFKA_BROKERS": strings.Join(b.Seeds, ","),
+		"LEADBRIDGE_TOPIC_DLQ": missing + "-dlq", "LEADBRIDGE_TOPIC_RAW": missing + "-raw"})
+	for _, args := range [][]string{{"dlq", "redrive", "--dry-run"}, {"dlq", "redrive"}, {"replay", "--since", "1h", "--dry-run"}} {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"leadbridge"}, args...), env, &out)
+		if err == nil || !strings.Contains(err.Error(), "topic "+missing+"-") || !strings.Contains(err.Error(), " does not exist (run leadbridge topics create)") || out.Len() > 0 {
+			t.Errorf("%v: err %v, output %q", args, err, out.String())
+		}
+	}
+}

@@ -49,6 +49,8 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	rep, err := operate.Replay(ctx, operate.ReplayOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
 		Since: since.t, Until: until.t, Source: source, DryRun: *dry})
-	rep.WriteText(stdout)
+	if err == nil || rep.Scanned > 0 { // a failure before the first record read is no "0 key(s) replayed"
+		rep.WriteText(stdout)
+	}
 	return err
 }

@@ -275,14 +275,14 @@ func pending(ctx context.Context, base []kgo.Opt, group, topic string) (map[int3
 	adm := kadm.NewClient(cl)
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
-		err = starts.Error()
+		err = listedErrors(starts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
 	}
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err == nil {
-		err = ends.Error()
+		err = listedErrors(ends)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)

@@ -74,7 +74,7 @@ func Replay(ctx context.Context, opts ReplayOptions) (rep ReplayReport, err erro
 	adm := kadm.NewClient(cl)
 	from, err := adm.ListOffsetsAfterMilli(ctx, opts.Since.UnixMilli(), opts.Topics.Raw)
 	if err == nil {
-		err = from.Error()
+		err = listedErrors(from)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("offsets of %s at %s: %w", opts.Topics.Raw, opts.Since.Format(time.RFC3339), err)
