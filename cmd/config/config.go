@@ -26,6 +26,10 @@ type Config struct {
 	// from maps a key (YAML path) to the LEADBRIDGE_* variable its value came
 	// from, so errors name what the user wrote.
 	from map[string]string
+	// unset holds the keys whose value in the file had an unset ${VAR}: that
+	// was reported once, precisely, and Validate says nothing more of their
+	// emptiness.
+	unset map[string]bool
 	// given is false when neither a file nor any LEADBRIDGE_* variable
 	// configured anything: every value is a default.
 	given bool

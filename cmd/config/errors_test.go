@@ -111,6 +111,22 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 				"LEADBRIDGE_AURORA_WEBHOOK_HEADER": "X Aurora Token"},
 			want: []string{`LEADBRIDGE_AURORA_WEBHOOK_HEADER: "X Aurora Token" is not an HTTP header name`},
 		},
+		// An unset ${VAR} is reported once, as "${X} is not set": the
+		// emptiness it leaves is not reported again for the same field, and
+		// every other problem still is.
+		"an unset variable, one message": {
+			yaml: "aurora: {tenants: [{id: t1, api_token: '${NO_API}', webhook_auth: {header: H, tokens: ['${NO_HOOK}']}},\n" +
+				"  {id: t2, api_token: a, webhook_auth: {header: H, tokens: [x], basic: {username: u, passwords: ['${NO_PASS}']}}}]}\n" +
+				"leadpro: {accounts: [{id: '${NO_ID}', signing_secrets: ['${NO_SECRET}']}, {id: '2', signing_secrets: ['']}]}\n" +
+				"kafka: {brokers: ['${NO_BROKER}'], sasl: {mechanism: PLAIN, username: u, password: '${NO_SASL}'}}\n" +
+				"topics: {raw: '${NO_RAW}', leads: 'bad topic'}\nenrich: {group_id: '${NO_GROUP}'}\n",
+			need: Need{Webhooks: true, APITokens: true},
+			want: []string{"${NO_API} is not set", "${NO_HOOK} is not set", "${NO_PASS} is not set", "${NO_ID} is not set",
+				"${NO_SECRET} is not set", "${NO_BROKER} is not set", "${NO_SASL} is not set", "${NO_RAW} is not set", "${NO_GROUP} is not set",
+				"aurora.tenants[1].webhook_auth: give header or basic, not both", "leadpro.accounts[1].signing_secrets: at least one non-empty secret",
+				`topics.leads: "bad topic" is not a valid topic name`},
+			not: []string{"aurora.tenants[0]", "leadpro.accounts[0]", "kafka.brokers", "kafka.sasl", "topics.raw", "enrich.group_id"},
+		},
 		"a missing secret file, one message": {
 			yaml: "aurora: {tenants: [{id: t1, api_token_file: " + missing + ", webhook_auth: {header: H, tokens_file: " + missing + "}}]}\n",
 			want: []string{"aurora.tenants[0].api_token_file: cannot read " + missing, "aurora.tenants[0].webhook_auth.tokens_file: cannot read " + missing},

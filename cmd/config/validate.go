@@ -46,12 +46,25 @@ func (c Config) Validate(n Need) error {
 		}
 		errs = append(errs, errors.New(key+sep+msg))
 	}
+	// A value left empty by an unset ${VAR} was reported as "${VAR} is not
+	// set"; its emptiness is the same problem, reported once.
+	missing := func(key, format string, args ...any) {
+		if !c.unsetUnder(key) {
+			bad(key, format, args...)
+		}
+	}
+	emptyOr := func(v string) func(key, format string, args ...any) {
+		if v == "" {
+			return missing
+		}
+		return bad
+	}
 	if len(c.Kafka.Brokers) == 0 {
 		bad("kafka.brokers", "at least one broker is needed")
 	}
 	for _, b := range c.Kafka.Brokers {
 		if !hostPort(b, false) {
-			bad("kafka.brokers", "%q is not host:port", b)
+			emptyOr(b)("kafka.brokers", "%q is not host:port", b)
 		}
 	}
 	if t := c.Kafka.TLS; (t.CertFile == "") != (t.KeyFile == "") {
@@ -61,7 +74,7 @@ func (c Config) Validate(n Need) error {
 	case "":
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 		if s.Username == "" || s.Password == "" {
-			bad("kafka.sasl", "%s needs username and password", s.Mechanism)
+			missing("kafka.sasl", "%s needs username and password", s.Mechanism)
 		}
 	default:
 		bad("kafka.sasl.mechanism", "%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism)
@@ -72,7 +85,7 @@ func (c Config) Validate(n Need) error {
 	names := map[string]bool{}
 	for _, t := range []struct{ what, name string }{{"raw", c.Topics.Raw}, {"leads", c.Topics.Leads}, {"dlq", c.Topics.DLQ}, {"erasures", c.Topics.Erasures}, {"state", c.Topics.State}, {"retry", c.Topics.Retry}} {
 		if !ValidTopic(t.name) {
-			bad("topics."+t.what, "%q is not a valid topic name", t.name)
+			emptyOr(t.name)("topics."+t.what, "%q is not a valid topic name", t.name)
 		}
 		if names[t.name] {
 			bad("topics."+t.what, "%q is used twice", t.name)
@@ -89,7 +102,7 @@ func (c Config) Validate(n Need) error {
 		bad("topics", "raw_retention and dlq_retention must be positive")
 	}
 	if !hostPort(c.HTTP.Addr, true) {
-		bad("http.addr", "%q is not [host]:port", c.HTTP.Addr)
+		emptyOr(c.HTTP.Addr)("http.addr", "%q is not [host]:port", c.HTTP.Addr)
 	}
 	if c.HTTP.AdminAddr != "" && !hostPort(c.HTTP.AdminAddr, true) {
 		bad("http.admin_addr", "%q is not [host]:port", c.HTTP.AdminAddr)
@@ -108,20 +121,20 @@ func (c Config) Validate(n Need) error {
 	}
 	if u, err := url.Parse(c.Aurora.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// Not quoted: a URL may carry a password or a key in its query.
-		bad("aurora.api_url", "is not an absolute http(s) URL")
+		emptyOr(c.Aurora.APIURL)("aurora.api_url", "is not an absolute http(s) URL")
 	}
 	if c.Aurora.RequestsPerMinute <= 0 {
 		bad("aurora.requests_per_minute", "must be positive")
 	}
-	c.validateTenants(n, bad)
+	c.validateTenants(n, bad, missing)
 	if (n.Webhooks || n.APITokens) && len(c.Aurora.Tenants)+len(c.LeadPro.Accounts) == 0 {
 		bad("aurora.tenants, leadpro.accounts", "none configured: nothing could deliver a webhook; "+HowToConfigure)
 	}
 	if c.Enrich.GroupID == "" {
-		bad("enrich.group_id", "is empty")
+		missing("enrich.group_id", "is empty")
 	}
 	if !hostPort(c.Enrich.HTTPAddr, true) {
-		bad("enrich.http_addr", "%q is not [host]:port", c.Enrich.HTTPAddr)
+		emptyOr(c.Enrich.HTTPAddr)("enrich.http_addr", "%q is not [host]:port", c.Enrich.HTTPAddr)
 	}
 	if e := c.Enrich; e.MaxInFlight < 1 || e.RequestTimeout <= 0 || e.RetryFor <= 0 || e.NotFoundRetryFor < 0 || e.ShutdownGrace < 0 {
 		bad("enrich", "max_in_flight, request_timeout and retry_for must be positive, not_found_retry_for and shutdown_grace not negative")
@@ -151,12 +164,12 @@ func (c Config) Validate(n Need) error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+		emptyOr(c.Log.Level)("log.level", "%q is not debug, info, warn or error", c.Log.Level)
 	}
 	switch ingest.AccessLogPolicy(c.Log.Access) {
 	case ingest.AccessLogErrors, ingest.AccessLogAll:
 	default:
-		bad("log.access", "%q is not errors or all", c.Log.Access)
+		emptyOr(c.Log.Access)("log.access", "%q is not errors or all", c.Log.Access)
 	}
 	if c.Log.Slow <= 0 {
 		bad("log.slow", "must be above 0")
@@ -168,10 +181,12 @@ func (c Config) Validate(n Need) error {
 }
 
 // validateTenants checks ids (plain, unique: the same rule for tenants and
-// accounts) and the credentials n needs.
-func (c Config) validateTenants(n Need, bad func(key, format string, args ...any)) {
+// accounts) and the credentials n needs; missing reports an empty value.
+func (c Config) validateTenants(n Need, bad, missing func(key, format string, args ...any)) {
 	ids := func(what, key string, id string, seen map[string]bool) {
-		if !cleanID(id) {
+		if id == "" {
+			missing(key+".id", "empty or not a plain id")
+		} else if !cleanID(id) {
 			bad(key+".id", "empty or not a plain id")
 		} else if seen[id] {
 			bad(key+".id", "%s %s is listed twice", what, id)
@@ -183,7 +198,7 @@ func (c Config) validateTenants(n Need, bad func(key, format string, args ...any
 		p := fmt.Sprintf("aurora.tenants[%d]", i)
 		ids("tenant", p, t.ID, seen)
 		if n.APITokens && t.APIToken == "" {
-			bad(p+".api_token", "is needed to call Retrieve Lead")
+			missing(p+".api_token", "is needed to call Retrieve Lead")
 		}
 		if !n.Webhooks {
 			continue
@@ -193,10 +208,10 @@ func (c Config) validateTenants(n Need, bad func(key, format string, args ...any
 			bad(p+".webhook_auth", "give header or basic, not both")
 		case a.Basic != nil:
 			if a.Basic.Username == "" || len(a.Basic.Passwords) == 0 || hasEmpty(a.Basic.Passwords) {
-				bad(p+".webhook_auth.basic", "needs a username and non-empty passwords")
+				missing(p+".webhook_auth.basic", "needs a username and non-empty passwords")
 			}
 		case a.Header == "" || len(a.Tokens) == 0 || hasEmpty(a.Tokens):
-			bad(p+".webhook_auth", "needs a header and non-empty tokens, or basic")
+			missing(p+".webhook_auth", "needs a header and non-empty tokens, or basic")
 		case !headerName.MatchString(a.Header):
 			// No request can carry it: every delivery would be a 401.
 			bad(p+".webhook_auth.header", "%q is not an HTTP header name", a.Header)
@@ -207,9 +222,20 @@ func (c Config) validateTenants(n Need, bad func(key, format string, args ...any
 		p := fmt.Sprintf("leadpro.accounts[%d]", i)
 		ids("account", p, a.ID, seen)
 		if n.Webhooks && (len(a.SigningSecrets) == 0 || hasEmpty(a.SigningSecrets)) {
-			bad(p+".signing_secrets", "at least one non-empty secret is needed")
+			missing(p+".signing_secrets", "at least one non-empty secret is needed")
 		}
 	}
+}
+
+// unsetUnder reports whether key, its _file or a key under it had an unset
+// ${VAR} in the file.
+func (c Config) unsetUnder(key string) bool {
+	for u := range c.unset {
+		if u == key || u == key+"_file" || strings.HasPrefix(u, key+".") || strings.HasPrefix(u, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // hostPort reports whether s is host:port with a numeric port (0-65535);

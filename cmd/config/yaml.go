@@ -20,7 +20,8 @@ func decodeYAML(raw []byte, getenv func(string) string, cfg *Config) []error {
 		return []error{fmt.Errorf("%w: not valid YAML: %s", ErrUnreadable, syntaxError(err, raw))}
 	}
 	var errs []error
-	expandNode(&doc, getenv, &errs)
+	cfg.unset = map[string]bool{}
+	expandNode(&doc, "", getenv, &errs, cfg.unset)
 	if len(doc.Content) == 0 {
 		return errs
 	}
@@ -68,8 +69,10 @@ func isBlank(l string) bool {
 }
 
 // expandNode replaces ${VAR} in every scalar (and $$ with $). Expanded plain
-// scalars are re-resolved, so "${PARTITIONS}" can fill an int field.
-func expandNode(n *yaml.Node, getenv func(string) string, errs *[]error) {
+// scalars are re-resolved, so "${PARTITIONS}" can fill an int field. The key
+// (as checkNode names it) of every scalar with an unset variable goes in
+// unset, so that Validate does not report its emptiness a second time.
+func expandNode(n *yaml.Node, path string, getenv func(string) string, errs *[]error, unset map[string]bool) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 			if m == "$$" {
@@ -79,6 +82,7 @@ func expandNode(n *yaml.Node, getenv func(string) string, errs *[]error) {
 			v := getenv(name)
 			if v == "" {
 				*errs = append(*errs, fmt.Errorf("line %d: ${%s} is not set", n.Line, name))
+				unset[strings.TrimPrefix(path, ".")] = true
 			}
 			return v
 		})
@@ -86,8 +90,19 @@ func expandNode(n *yaml.Node, getenv func(string) string, errs *[]error) {
 			n.Tag = ""
 		}
 	}
-	for _, c := range n.Content {
-		expandNode(c, getenv, errs)
+	for i, c := range n.Content {
+		switch n.Kind {
+		case yaml.MappingNode:
+			if i%2 == 1 {
+				expandNode(c, path+"."+n.Content[i-1].Value, getenv, errs, unset)
+			} else {
+				expandNode(c, path, getenv, errs, unset)
+			}
+		case yaml.SequenceNode:
+			expandNode(c, fmt.Sprintf("%s[%d]", path, i), getenv, errs, unset)
+		default:
+			expandNode(c, path, getenv, errs, unset)
+		}
 	}
 }
 
