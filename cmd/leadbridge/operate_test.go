@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -281,5 +282,39 @@ func TestRedriveAndReplayNameAMissingTopic(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "topic "+missing+"-") || !strings.Contains(err.Error(), " does not exist (run leadbridge topics create)") || out.Len() > 0 {
 			t.Errorf("%v: err %v, output %q", args, err, out.String())
 		}
+	}
+}
+
+// replay --tenant or --account that the configuration does not hold is a
+// usage error naming the flag and the id given, and nothing else of the
+// configuration (forget refuses such a key the same way): it used to replay
+// 0 records, quietly. The check comes before any broker is asked, which the
+// cancelled context proves: a replay that went on would fail with it.
+func TestReplayRefusesAnUnknownTenantOrAccount(t *testing.T) {
+	env := envOf(map[string]string{"LEADBRIDGE_AURORA_TENANT_ID": tTenant, "LEADBRIDGE_LEADPRO_ACCOUNT_ID": tAccount,
+		"LEADBRIDGE_LOG_LEVEL": "warn"})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for name, tc := range map[string]struct {
+		args      []string
+		want, not string // not: a configured id the error must not quote
+	}{
+		"tenant":  {[]string{"--tenant", "nope-tenant"}, `--tenant "nope-tenant"`, tTenant},
+		"account": {[]string{"--account", "nope-account"}, `--account "nope-account"`, tAccount},
+		// An account's id is no tenant, nor the other way round.
+		"account as tenant": {[]string{"--tenant", tAccount}, `--tenant "` + tAccount + `"`, tTenant},
+		"tenant as account": {[]string{"--account", tTenant}, `--account "` + tTenant + `"`, tAccount},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(ctx, append([]string{"leadbridge", "replay", "--since", "1h", "--dry-run"}, tc.args...), env, &out)
+			var u usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), tc.want) || out.Len() > 0 {
+				t.Fatalf("err = %v, output %q; want a usage error naming %s", err, out.String(), tc.want)
+			}
+			if strings.Contains(err.Error(), tc.not) {
+				t.Errorf("the error quotes the configuration's %s: %v", tc.not, err)
+			}
+		})
 	}
 }

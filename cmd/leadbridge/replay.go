@@ -15,7 +15,8 @@ produced to raw again (same key, value and CloudEvents headers, plus
 leadbridge_replay), in transactions, and enrich processes it as if it had just
 arrived. A key with a newer record after --until is skipped (that state is
 already enriched). With no-op suppression, unchanged leads produce nothing.
-Times are RFC 3339 or a duration ago (2h).`
+Times are RFC 3339 or a duration ago (2h). A --tenant or --account that is
+not in the configuration is refused (exit 2).`
 
 func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlags("replay", replaySummary, stdout)
@@ -37,15 +38,22 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	case *tenant != "" && *account != "":
 		return usagef("give --tenant or --account, not both (run 'leadbridge replay --help')")
 	}
-	source := ""
-	if *tenant != "" {
-		source = schema.AuroraSource(*tenant)
-	} else if *account != "" {
-		source = schema.LeadProSource(*account)
-	}
 	cfg, opts, _, err := setupKafka(*path, getenv, "replay")
 	if err != nil {
 		return err
+	}
+	// An id the configuration does not hold would replay nothing, quietly;
+	// forget refuses such a key with the same cfg.Knows.
+	source := ""
+	switch {
+	case *tenant != "" && !cfg.Knows(schema.ProviderAurora, *tenant):
+		return usagef("--tenant %q is not an Aurora tenant of the configuration", *tenant)
+	case *account != "" && !cfg.Knows(schema.ProviderLeadPro, *account):
+		return usagef("--account %q is not a LeadPro account of the configuration", *account)
+	case *tenant != "":
+		source = schema.AuroraSource(*tenant)
+	case *account != "":
+		source = schema.LeadProSource(*account)
 	}
 	rep, err := operate.Replay(ctx, operate.ReplayOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
 		Since: since.t, Until: until.t, Source: source, DryRun: *dry})
