@@ -22,9 +22,11 @@ second) and prints a summary: answers per status code, throughput and latency
 percentiles. It exits 1 when any delivery is not answered 200.
 
 Aurora: GET /webhooks/aurora/{tenant}/{event}?<attributes> (--path-style static:
-?aurora_event={event}). Every id attribute the event requires that --attr does
-not set gets a new UUID per delivery, so N deliveries are about N different
-leads (--same-lead: one set of ids for all). LeadPro: POST /webhooks/leadpro/{account}
+?aurora_event={event}), with every attribute Aurora documents for the event.
+Every id attribute that --attr does not set gets a new UUID per delivery, so N
+deliveries are about N different leads (--same-lead: one set of ids for all);
+the others get a documented value (lead_created: source=lcai), which --attr
+overrides. LeadPro: POST /webhooks/leadpro/{account}
 with a realistic lead as JSON and the same payload as an HS256 JWT (iat now) in
 Authorization; data.id is new per delivery (--same-lead: one id). --attr sets
 LeadPro data fields.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -357,5 +358,57 @@ func TestSimulateHelp(t *testing.T) {
 	}
 	if strings.Contains(out, "env-token-value") || strings.Contains(out, "env-secret-value") {
 		t.Errorf("--help shows a secret from the environment:\n%s", out)
+	}
+}
+
+// Every event simulate sends carries every attribute Aurora documents for
+// it, with a documented value, so ingest flags no problem: a new user's
+// first simulated lead_created used to land on raw flagged "source:
+// missing". --attr still wins over the filled value.
+func TestSimulateFillsEveryDocumentedAttribute(t *testing.T) {
+	send := func(t *testing.T, args ...string) schema.AuroraData {
+		t.Helper()
+		srv, pub := newSimIngest(t)
+		out, err := runSim(t, nil, append([]string{"--url", srv.URL, "--tenant", simTenantHeader, "--token", simToken}, args...)...)
+		if err != nil {
+			t.Fatalf("simulate %v: %v\n%s", args, err, out)
+		}
+		evs := pub.Events()
+		if len(evs) != 1 {
+			t.Fatalf("%d events published, want 1", len(evs))
+		}
+		var d schema.AuroraData
+		if err := json.Unmarshal(evs[0].Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	t.Run("default event", func(t *testing.T) {
+		d := send(t)
+		if d.Event != "lead_created" || len(d.Problems) > 0 {
+			t.Fatalf("event %s with problems %v, want lead_created with none", d.Event, d.Problems)
+		}
+		if s := d.Attributes["source"]; s != "lcai" && s != "api" {
+			t.Errorf("source %q, want lcai or api", s)
+		}
+	})
+	t.Run("--attr wins", func(t *testing.T) {
+		if d := send(t, "--attr", "source=api", "--attr", "lead_id=L1"); d.Attributes["source"] != "api" || d.Attributes["lead_id"] != "L1" || len(d.Problems) > 0 {
+			t.Errorf("attributes %v, problems %v", d.Attributes, d.Problems)
+		}
+	})
+	for _, name := range schema.AuroraEventNames() {
+		t.Run(name, func(t *testing.T) {
+			d := send(t, "--event", name)
+			if len(d.Problems) > 0 {
+				t.Errorf("problems %v", d.Problems)
+			}
+			ev, _ := schema.AuroraEventNamed(name)
+			for a := range ev.Attributes() {
+				if d.Attributes[a] == "" {
+					t.Errorf("attribute %s is not filled: %v", a, d.Attributes)
+				}
+			}
+		})
 	}
 }

@@ -129,7 +129,10 @@ func (s *Simulator) Delivery(i int) (Delivery, error) {
 
 func (s *Simulator) aurora() Delivery {
 	q := url.Values{}
-	for k, v := range s.Attrs {
+	for k, v := range documented[s.Event] {
+		q.Set(k, v)
+	}
+	for k, v := range s.Attrs { // --attr wins over a documented value
 		q.Set(k, v)
 	}
 	ids := s.fixedIDs

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,29 @@ func TestRunLoad(t *testing.T) {
 	out.Reset()
 	if err := sim.Run(t.Context(), l, &out); err == nil || err.Error() != "3 of 20 deliveries were not answered 200" {
 		t.Fatalf("Run with 3 refused: %v\n%s", err, out.String())
+	}
+}
+
+// The documented values are of attributes their event has, and every
+// attribute of an event that is not an id has one.
+func TestDocumentedValuesFitTheEvents(t *testing.T) {
+	for name, vals := range documented {
+		ev, ok := schema.AuroraEventNamed(name)
+		if !ok {
+			t.Errorf("%s is not an Aurora event", name)
+		}
+		for a, v := range vals {
+			if !ev.HasAttribute(a) || v == "" {
+				t.Errorf("%s: %s=%q is not an attribute of the event, or empty", name, a, v)
+			}
+		}
+	}
+	for _, name := range schema.AuroraEventNames() {
+		ev, _ := schema.AuroraEventNamed(name)
+		for a := range ev.Attributes() {
+			if _, ok := documented[name][a]; !ok && !slices.Contains(ev.Required(), a) {
+				t.Errorf("%s: %s has no documented value", name, a)
+			}
+		}
 	}
 }
