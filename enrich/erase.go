@@ -45,7 +45,7 @@ func (e *Enricher) applyErasure(it *item) {
 				Headers: []kgo.RecordHeader{hdr(schema.HeaderErasedAt, it.ev.Time.UTC().Format(time.RFC3339Nano))}}
 			if ok, err := e.out.write(it.part, []*item{it}, rec); !ok {
 				if refusedForGood(err) { // left undone, it would hold its partition's offsets back for good
-					e.deadLetter([]*item{it}, "unproducible", err, 1, e.cfg.Now())
+					e.deadLetter([]*item{it}, schema.DLQReasonUnproducible, err, 1, e.cfg.Now())
 				}
 				return // revoked or stopping: the group reads the event again
 			}

@@ -24,7 +24,7 @@ func (e *Enricher) enrichAurora(items []*item) {
 	ctx := last.part.ctx
 	token, ok := e.cfg.APITokens[last.tenant]
 	if !ok {
-		e.deadLetter(items, "no_api_token", fmt.Errorf("no Aurora API token configured for tenant %s", last.tenant), 0, e.cfg.Now())
+		e.deadLetter(items, schema.DLQReasonNoAPIToken, fmt.Errorf("no Aurora API token configured for tenant %s", last.tenant), 0, e.cfg.Now())
 		return
 	}
 	if len(items) > 1 {
@@ -84,11 +84,11 @@ func (e *Enricher) enrichAurora(items []*item) {
 		if err == nil {
 			lead, merr := schema.LeadFromAurora(last.ev, last.tenant, apiHook, body)
 			if merr != nil {
-				e.deadLetter(items, "unmappable", merr, attempt, now)
+				e.deadLetter(items, schema.DLQReasonUnmappable, merr, attempt, now)
 				return
 			}
 			if lead.LeadID != last.leadID { // never key a record by what the API says
-				e.deadLetter(items, "id_mismatch", errors.New("the API answered with another lead's id"), attempt, now)
+				e.deadLetter(items, schema.DLQReasonIDMismatch, errors.New("the API answered with another lead's id"), attempt, now)
 				return
 			}
 			if hook.ProjectID == "" || lead.ProjectID != "" {
@@ -178,19 +178,19 @@ func (e *Enricher) sleep(ctx context.Context, items []*item, attempt int, first,
 
 // retryWait decides after a failed attempt: the wait before the next one, or
 // the DLQ reason when there is none. failing is how long the lead has failed.
-func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, token string) (wait time.Duration, dlqReason string) {
+func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, token string) (wait time.Duration, dlqReason schema.DLQReason) {
 	var left time.Duration // until the policy's time is up
 	switch {
 	case errors.Is(err, ErrUnauthorized):
-		return 0, "unauthorized"
+		return 0, schema.DLQReasonUnauthorized
 	case errors.Is(err, ErrNotFound), errors.Is(err, errConvertedLag):
 		if failing >= e.cfg.NotFoundRetryFor {
-			return 0, "not_found"
+			return 0, schema.DLQReasonNotFound
 		}
 		left = e.cfg.NotFoundRetryFor - failing
 	case errors.Is(err, ErrThrottled), errors.Is(err, ErrUnavailable):
 		if failing >= e.cfg.RetryFor {
-			return 0, "retries_exhausted"
+			return 0, schema.DLQReasonRetriesExhausted
 		}
 		left = e.cfg.RetryFor - failing
 		if ra, ok := retryAfter(err); ok {
@@ -200,7 +200,7 @@ func (e *Enricher) retryWait(err error, attempt int, failing time.Duration, toke
 			e.quota.throttled(token, wait)
 		}
 	default:
-		return 0, "permanent"
+		return 0, schema.DLQReasonPermanent
 	}
 	// The last try comes when the time is up, not a whole backoff (up to
 	// backoff_max) after it: a lead that never heals reaches the DLQ at

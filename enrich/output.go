@@ -72,7 +72,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 		err = schema.CheckLead(lead) // ValidateLead's verdict on value, without decoding it again
 	}
 	if err != nil { // a mapping bug: never publish what breaks our own schema
-		e.deadLetter(items, "schema_violation", err, 1, e.cfg.Now())
+		e.deadLetter(items, schema.DLQReasonSchemaViolation, err, 1, e.cfg.Now())
 		return
 	}
 	next.hash = contentHash(lead)
@@ -89,7 +89,7 @@ func (e *Enricher) produceLead(items []*item, lead schema.Lead) {
 	rec.Context = traced(context.Background(), last.rec) // never canceled: kgo fails a record whose Context ends
 	if ok, err := e.out.write(last.part, items, rec); !ok {
 		if refusedForGood(err) { // e.g. over max.message.bytes: the raw record still fits the DLQ
-			e.deadLetter(items, "unproducible", err, 1, e.cfg.Now())
+			e.deadLetter(items, schema.DLQReasonUnproducible, err, 1, e.cfg.Now())
 		}
 		return
 	}
@@ -259,16 +259,16 @@ func finishAll(items []*item) {
 // refusals) is given up, logged and counted: no event is left undone, which
 // would hold its partition's offsets back for good. Revoked or stopping,
 // the rest is left to the group.
-func (e *Enricher) deadLetter(items []*item, reason string, cause error, attempts int, first time.Time) {
+func (e *Enricher) deadLetter(items []*item, reason schema.DLQReason, cause error, attempts int, first time.Time) {
 	e.deadLetterFit(items, reason, cause, attempts, first, false)
 }
 
 // deadLetterFit is deadLetter, writing the records without their values
 // when truncate is set (their DLQ record was refused before).
-func (e *Enricher) deadLetterFit(items []*item, reason string, cause error, attempts int, first time.Time, truncate bool) {
+func (e *Enricher) deadLetterFit(items []*item, reason schema.DLQReason, cause error, attempts int, first time.Time, truncate bool) {
 	now := e.cfg.Now().UTC()
-	fields := []zap.Field{zap.String("reason", reason), zap.Int("events", len(items)), zap.Int("attempts", attempts)}
-	if reason != "schema_violation" { // schema errors may quote values; the DLQ header keeps them
+	fields := []zap.Field{zap.String("reason", string(reason)), zap.Int("events", len(items)), zap.Int("attempts", attempts)}
+	if reason != schema.DLQReasonSchemaViolation { // schema errors may quote values; the DLQ header keeps them
 		fields = append(fields, zap.Error(cause))
 	}
 	e.log.Warn("dead-lettering", fields...)
@@ -290,7 +290,7 @@ func (e *Enricher) deadLetterFit(items []*item, reason string, cause error, atte
 			}
 			return // revoked, stopping or a client closed: the group reads the rest again
 		}
-		e.m.dlq.WithLabelValues(reason).Inc()
+		e.m.dlq.WithLabelValues(string(reason)).Inc()
 		e.m.records.WithLabelValues(providerOf(it.ev), "dlq").Inc()
 		it.done()
 	}
@@ -313,14 +313,14 @@ func withoutValue(r *kgo.Record) *kgo.Record {
 // dlqRecord is raw record r, unchanged, with the DLQ headers. A record back
 // from the retry topic loses its retry headers (a redrive would carry its
 // old attempts and first failure back to raw) and names its raw origin.
-func dlqRecord(topic, rawTopic string, r *kgo.Record, reason string, cause error, attempts int, first, now time.Time) *kgo.Record {
+func dlqRecord(topic, rawTopic string, r *kgo.Record, reason schema.DLQReason, cause error, attempts int, first, now time.Time) *kgo.Record {
 	from, offset := r.Topic, strconv.FormatInt(r.Offset, 10)
 	if o := schema.Header(r, schema.HeaderRetryRawOffset); o != "" {
 		from, offset = rawTopic, o
 	}
 	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value,
 		Headers: append(withoutRetryHeaders(r.Headers),
-			hdr(schema.HeaderDLQReason, reason),
+			hdr(schema.HeaderDLQReason, string(reason)),
 			hdr(schema.HeaderDLQError, cause.Error()),
 			hdr(schema.HeaderDLQAttempts, strconv.Itoa(attempts)),
 			hdr(schema.HeaderDLQFirstFailure, first.UTC().Format(time.RFC3339Nano)),

@@ -101,12 +101,12 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 			return
 		}
 	}
-	dead := func(reason string, err error) {
+	dead := func(reason schema.DLQReason, err error) {
 		e.goWork(func() { e.deadLetter([]*item{it}, reason, err, 1, e.cfg.Now()) })
 	}
 	ev, err := schema.DecodeRecord(r)
 	if err != nil {
-		dead("invalid_event", err)
+		dead(schema.DLQReasonInvalidEvent, err)
 		return
 	}
 	it.ev = ev
@@ -114,7 +114,7 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 	case ev.Type == schema.EraseEventType || ev.Type == schema.UneraseEventType:
 		key := string(r.Key)
 		if !isLeadKey(key) {
-			dead("invalid_event", errors.New("erasure event without a lead key"))
+			dead(schema.DLQReasonInvalidEvent, errors.New("erasure event without a lead key"))
 			return
 		}
 		it.key, it.erasure, it.erase = key, true, ev.Type == schema.EraseEventType
@@ -126,16 +126,16 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 		}
 		var d schema.AuroraData
 		if err := json.Unmarshal(ev.Data, &d); err != nil || d.TenantID == "" {
-			dead("invalid_event", errors.New("aurora lead event without tenant_id"))
+			dead(schema.DLQReasonInvalidEvent, errors.New("aurora lead event without tenant_id"))
 			return
 		}
 		id := d.Attributes["lead_id"]
 		switch {
 		case id == "":
-			dead("no_lead_id", errors.New("aurora lead event without lead_id"))
+			dead(schema.DLQReasonNoLeadID, errors.New("aurora lead event without lead_id"))
 			return
 		case !validLeadID(id):
-			dead("invalid_lead_id", errors.New("aurora lead_id is not a plausible path segment"))
+			dead(schema.DLQReasonInvalidLeadID, errors.New("aurora lead_id is not a plausible path segment"))
 			return
 		}
 		it.aurora, it.tenant, it.leadID, it.hook = true, d.TenantID, id, schema.AuroraWebhook{}.With(d)
@@ -144,7 +144,7 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 		switch strings.TrimPrefix(ev.Type, schema.LeadProTypePrefix) {
 		case schema.LeadProLeadCreated, schema.LeadProLeadUpdated:
 		default:
-			dead("unknown_event", errors.New("leadpro event type is not lead.created or lead.updated"))
+			dead(schema.DLQReasonUnknownEvent, errors.New("leadpro event type is not lead.created or lead.updated"))
 			return
 		}
 		it.key = ev.PartitionKey
@@ -153,7 +153,7 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 		}
 		// A delivery without data.id is keyed by its account alone.
 		if parts := strings.SplitN(it.key, ":", 3); len(parts) < 3 || parts[2] == "" {
-			dead("no_lead_id", errors.New("leadpro event without data.id"))
+			dead(schema.DLQReasonNoLeadID, errors.New("leadpro event without data.id"))
 			return
 		}
 	default:
@@ -233,7 +233,7 @@ func (e *Enricher) runKey(key string) {
 func (e *Enricher) fromLeadPro(it *item) {
 	lead, err := schema.LeadFromLeadPro(it.ev)
 	if err != nil {
-		e.deadLetter([]*item{it}, "unmappable", err, 1, e.cfg.Now())
+		e.deadLetter([]*item{it}, schema.DLQReasonUnmappable, err, 1, e.cfg.Now())
 		return
 	}
 	e.produceLead([]*item{it}, lead)

@@ -190,15 +190,16 @@ type blame struct {
 // deadWhy is what a refused DLQ record said, so that the record written
 // again without its value says the same.
 type deadWhy struct {
-	reason, err string
-	attempts    int
-	first       time.Time
+	reason   schema.DLQReason
+	err      string
+	attempts int
+	first    time.Time
 }
 
 func deadWhyOf(r *kgo.Record) deadWhy {
 	attempts, _ := strconv.Atoi(schema.Header(r, schema.HeaderDLQAttempts))
 	first, _ := time.Parse(time.RFC3339Nano, schema.Header(r, schema.HeaderDLQFirstFailure))
-	return deadWhy{reason: schema.Header(r, schema.HeaderDLQReason), err: schema.Header(r, schema.HeaderDLQError),
+	return deadWhy{reason: schema.DLQReason(schema.Header(r, schema.HeaderDLQReason)), err: schema.Header(r, schema.HeaderDLQError),
 		attempts: attempts, first: first}
 }
 
@@ -289,7 +290,7 @@ func (e *Enricher) refusedRecord(it *item, f refusal) {
 	if first.IsZero() {
 		first = e.cfg.Now()
 	}
-	e.deadLetterFit([]*item{it}, "unproducible", cause, max(f.strikes, it.attempt), first, f.dlq)
+	e.deadLetterFit([]*item{it}, schema.DLQReasonUnproducible, cause, max(f.strikes, it.attempt), first, f.dlq)
 }
 
 // giveUp marks a polled record done without any record written for it:

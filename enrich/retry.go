@@ -45,7 +45,7 @@ func (e *Enricher) toRetry(items []*item, attempt int, first, notBefore time.Tim
 		}
 		if ok, err := e.out.write(it.part, []*item{it}, rec); !ok {
 			if refusedForGood(err) { // too large with the retry headers: it cannot wait there
-				e.deadLetter([]*item{it}, "unproducible", err, attempt, first)
+				e.deadLetter([]*item{it}, schema.DLQReasonUnproducible, err, attempt, first)
 				continue
 			}
 			return

@@ -150,7 +150,7 @@ const ExtRawType = "rawtype"
 
 // DLQ headers, added to the raw record (otherwise unchanged) on the DLQ topic.
 const (
-	HeaderDLQReason       = "leadbridge_dlq_reason"        // short machine-readable reason, e.g. not_found
+	HeaderDLQReason       = "leadbridge_dlq_reason"        // a DLQReason, e.g. not_found
 	HeaderDLQError        = "leadbridge_dlq_error"         // the error, with ids but no PII or secrets
 	HeaderDLQAttempts     = "leadbridge_dlq_attempts"      // decimal count of attempts made
 	HeaderDLQFirstFailure = "leadbridge_dlq_first_failure" // RFC 3339 time of the first failure
