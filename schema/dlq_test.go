@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +37,80 @@ func TestParseDLQReason(t *testing.T) {
 	}
 	if len(rs) != len(slices.Compact(slices.Sorted(slices.Values(DLQReasons())))) {
 		t.Error("DLQReasons has duplicates")
+	}
+}
+
+// readmeDLQReasons is the list of reasons in the README's leads.dlq
+// paragraph: the code spans directly inside the parentheses after
+// `leadbridge_dlq_reason`, not those in the nested explanations.
+func readmeDLQReasons(tb testing.TB) []string {
+	tb.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const intro = "**`leads.dlq`**: the raw record unchanged plus `leadbridge_dlq_reason` ("
+	readme := string(b)
+	i := strings.Index(readme, intro)
+	if i < 0 {
+		tb.Fatalf("README.md has no %q", intro)
+	}
+	var out []string
+	depth, code, span := 1, false, ""
+	for _, c := range readme[i+len(intro):] {
+		switch {
+		case c == '`':
+			if code && depth == 1 {
+				out = append(out, span)
+			}
+			code, span = !code, ""
+		case code:
+			span += string(c)
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		}
+		if depth == 0 {
+			return out
+		}
+	}
+	tb.Fatal("README.md: the list of DLQ reasons is not closed")
+	return nil
+}
+
+func TestReadmeListsTheDLQReasons(t *testing.T) {
+	var code []string
+	for _, r := range DLQReasons() {
+		code = append(code, string(r))
+	}
+	readme := readmeDLQReasons(t)
+	if !slices.Equal(readme, code) {
+		t.Errorf("README.md's leads.dlq reasons\n  %v\nare not the code's (schema.DLQReasons, same order)\n  %v", readme, code)
+	}
+}
+
+func TestAsyncAPIListsTheDLQReasons(t *testing.T) {
+	doc := readAsyncAPI(t)
+	var desc string
+	var node any = doc
+	for _, k := range []string{"components", "schemas", "DLQHeaders", "properties", "leadbridge_dlq_reason", "description"} {
+		m, _ := node.(map[string]any)
+		node = m[k]
+	}
+	desc, _ = node.(string)
+	list, _, ok := strings.Cut(desc, "(")
+	_, list, ok2 := strings.Cut(list, ":")
+	if !ok || !ok2 {
+		t.Fatalf("leadbridge_dlq_reason's description is no \"...: a, b, ... (...)\" list: %q", desc)
+	}
+	got := regexp.MustCompile(`[a-z_]+`).FindAllString(list, -1)
+	var want []string
+	for _, r := range DLQReasons() {
+		want = append(want, string(r))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("asyncapi.yaml's leadbridge_dlq_reason lists\n  %v\nnot the code's (schema.DLQReasons, same order)\n  %v", got, want)
 	}
 }
 
