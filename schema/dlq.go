@@ -78,5 +78,5 @@ func ParseDLQReason(s string) (DLQReason, error) {
 	for i, r := range dlqReasons {
 		names[i] = string(r)
 	}
-	return "", fmt.Errorf("unknown DLQ reason %q (one of %s)", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown DLQ reason %q, want one of: %s", s, strings.Join(names, ", "))
 }

@@ -26,9 +26,10 @@ and writes nothing.`
 func runDLQRedrive(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := newFlags("dlq redrive", redriveSummary, stdout)
 	path := configFlag(fs, getenv)
-	var reasons, keys listFlag
+	var reasons reasonsFlag
+	var keys listFlag
 	var since, until timeFlag
-	fs.Var(&reasons, "reason", "only records with this leadbridge_dlq_reason (repeatable)")
+	fs.Var(&reasons, "reason", "only records dead-lettered for this `reason` (leadbridge_dlq_reason; repeatable; one enrich never writes is refused)")
 	fs.Var(&keys, "key", "only records with this lead `key` (repeatable)")
 	fs.Var(&since, "since", "only records dead-lettered at or after `T` (RFC 3339, or a duration ago: 2h)")
 	fs.Var(&until, "until", "only records dead-lettered before `T`")
@@ -44,7 +45,7 @@ func runDLQRedrive(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	rep, err := operate.Redrive(ctx, operate.RedriveOptions{Kafka: opts, Topics: wire.OperateTopics(cfg),
-		Reasons: reasons, Keys: keys, Since: since.t, SinceAgo: since.ago, Until: until.t, DryRun: *dry, Logger: logger})
+		Reasons: reasons.listFlag, Keys: keys, Since: since.t, SinceAgo: since.ago, Until: until.t, DryRun: *dry, Logger: logger})
 	if err == nil || rep.Scanned > 0 { // a failure before the first record read is no "0 of 0"
 		rep.WriteText(stdout)
 	}

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
 	"github.com/leadbridge/leadbridge/enrich/aurora/sandbox"
+	"github.com/leadbridge/leadbridge/enrich/operate"
 	"github.com/leadbridge/leadbridge/schema"
 )
 
@@ -316,5 +318,59 @@ func TestReplayRefusesAnUnknownTenantOrAccount(t *testing.T) {
 				t.Errorf("the error quotes the configuration's %s: %v", tc.not, err)
 			}
 		})
+	}
+}
+
+// A --reason enrich never writes is a usage error (exit 2) that lists the
+// valid ones. A user trial's typo used to be taken: the redrive matched
+// nothing and still left a consumer group of its own behind.
+func TestRedriveRefusesAnUnknownReason(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	s := newStack(t, b)
+	s.topicsCreate()
+	dlq := s.env["LEADBRIDGE_TOPIC_DLQ"]
+	ev := schema.Event{ID: "dlq-typo", Source: schema.AuroraSource(tTenant), Type: schema.AuroraTypePrefix + "lead_changed",
+		Time: time.Now(), Subject: "L1", PartitionKey: schema.AuroraKey(tTenant, "L1"), Data: []byte(`{"event":"lead_changed"}`)}
+	rec := ev.Record()
+	rec.Topic = dlq
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: schema.HeaderDLQReason, Value: []byte(schema.DLQReasonNotFound)})
+	cl := kafkatest.Client(t, b)
+	if err := cl.ProduceSync(t.Context(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args    []string
+		reasons []string // the filter the redrive would have had
+	}{
+		"typo":            {[]string{"--reason", "not_fond"}, []string{"not_fond"}},
+		"typo in a list":  {[]string{"--reason", "not_found,not_fond"}, []string{"not_found", "not_fond"}},
+		"typo repeated":   {[]string{"--reason", "not_found", "--reason", "not_fond"}, []string{"not_found", "not_fond"}},
+		"typo in dry run": {[]string{"--dry-run", "--reason", "Not_Found"}, []string{"Not_Found"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), append([]string{"leadbridge", "dlq", "redrive"}, tc.args...), s.getenv, &out)
+			var u usageError
+			if !errors.As(err, &u) || strings.Contains(oneLine(err), "\n") || out.Len() > 0 {
+				t.Fatalf("err = %v, output %q; want a one-line usage error and no output", err, out.String())
+			}
+			for _, r := range schema.DLQReasons() {
+				if !strings.Contains(err.Error(), string(r)) {
+					t.Errorf("the error does not name %s: %v", r, err)
+				}
+			}
+			group := operate.RedriveGroup(operate.RedriveOptions{Topics: operate.Topics{DLQ: dlq}, Reasons: tc.reasons})
+			if offs, err := kadm.NewClient(cl).FetchOffsets(t.Context(), group); err != nil || len(offs) != 0 {
+				t.Fatalf("the refused redrive left a position in %s: %v, %v", group, offs, err)
+			}
+		})
+	}
+	var out bytes.Buffer // every reason enrich writes is taken
+	args := []string{"leadbridge", "dlq", "redrive", "--dry-run"}
+	for _, r := range schema.DLQReasons() {
+		args = append(args, "--reason", string(r))
+	}
+	if err := run(t.Context(), args, s.getenv, &out); err != nil || !strings.Contains(out.String(), "reason not_found: 1") {
+		t.Fatalf("every valid reason: %v\n%s", err, out.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leadbridge/leadbridge/cmd/config"
+	"github.com/leadbridge/leadbridge/schema"
 )
 
 // listFlag is a flag that may be given several times; each value may also
@@ -16,6 +17,20 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	*l = append(*l, config.SplitList(v)...)
 	return nil
+}
+
+// reasonsFlag is a repeatable --reason: DLQ reasons, each one enrich
+// writes. A typo is a usage error: it would match nothing, in a redrive
+// group of its own.
+type reasonsFlag struct{ listFlag }
+
+func (r *reasonsFlag) Set(v string) error {
+	for _, s := range config.SplitList(v) {
+		if _, err := schema.ParseDLQReason(s); err != nil {
+			return err
+		}
+	}
+	return r.listFlag.Set(v)
 }
 
 // timeFlag is a point in time: RFC 3339 (2026-11-30T04:00:00Z) or a

@@ -27,7 +27,8 @@ type RedriveOptions struct {
 	Kafka  []kgo.Opt // cluster options: seeds, TLS, SASL, logger
 	Topics Topics    // DLQ is read, Raw is written
 	// Filters: a record matches when its reason is one of Reasons (any when
-	// empty), its key one of Keys (any when empty), and the time it was
+	// empty; each must be one of schema.DLQReasons, or Redrive refuses to
+	// start), its key one of Keys (any when empty), and the time it was
 	// dead-lettered (the record's timestamp) is in [Since, Until) (zero:
 	// unbounded).
 	Reasons      []string
@@ -117,6 +118,11 @@ func redriven(r *kgo.Record, raw string) *kgo.Record {
 // batch and a second run with the same filters finds nothing new. It stops
 // at the DLQ's end as of its start.
 func Redrive(ctx context.Context, opts RedriveOptions) (rep RedriveReport, err error) {
+	for _, r := range opts.Reasons { // a reason enrich never writes matches nothing, in a group of its own
+		if _, err := schema.ParseDLQReason(r); err != nil {
+			return rep, fmt.Errorf("redrive: %w", err)
+		}
+	}
 	start := time.Now()
 	if opts.Group == "" {
 		opts.Group = RedriveGroup(opts)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadbridge/leadbridge/deploy/kafkatest"
@@ -195,6 +196,32 @@ func TestRedriveFilters(t *testing.T) {
 	}
 	if operate.RedriveGroup(opts) == operate.RedriveGroup(redriveOpts(b, raw, dlq)) {
 		t.Error("different filters share a redrive position")
+	}
+}
+
+// A reason enrich never writes (a typo) is refused before the redrive
+// starts: it would match nothing, and still leave a group of its own
+// holding a position past every record.
+func TestRedriveRefusesAnUnknownReason(t *testing.T) {
+	b := kafkatest.RequireReal(t)
+	raw := kafkatest.Topic(t, b, "redrive-raw", 1, nil)
+	dlq := kafkatest.Topic(t, b, "redrive-dlq", 1, nil)
+	cl := kafkatest.Client(t, b)
+	produce(t, cl, dlqRecord(dlq, "aurora:t1:l1", "not_found"))
+	opts := redriveOpts(b, raw, dlq)
+	opts.Reasons = []string{"not_found", "not_fond"}
+	rep, err := operate.Redrive(t.Context(), opts)
+	if err == nil || !strings.Contains(err.Error(), `"not_fond"`) || rep.Scanned != 0 {
+		t.Fatalf("a typo was taken: %v, %+v", err, rep)
+	}
+	for _, r := range schema.DLQReasons() {
+		if !strings.Contains(err.Error(), string(r)) {
+			t.Errorf("the error does not name %s: %v", r, err)
+		}
+	}
+	offs, err := kadm.NewClient(cl).FetchOffsets(t.Context(), operate.RedriveGroup(opts))
+	if err != nil || len(offs) != 0 {
+		t.Fatalf("the refused redrive left a position: %v, %v", offs, err)
 	}
 }
 
