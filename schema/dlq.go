@@ -74,9 +74,14 @@ func ParseDLQReason(s string) (DLQReason, error) {
 	if r := DLQReason(s); slices.Contains(dlqReasons, r) {
 		return r, nil
 	}
+	return "", fmt.Errorf("unknown DLQ reason %q, want one of: %s", s, strings.Join(dlqReasonNames(), ", "))
+}
+
+// dlqReasonNames is DLQReasons as strings, in order.
+func dlqReasonNames() []string {
 	names := make([]string, len(dlqReasons))
 	for i, r := range dlqReasons {
 		names[i] = string(r)
 	}
-	return "", fmt.Errorf("unknown DLQ reason %q, want one of: %s", s, strings.Join(names, ", "))
+	return names
 }

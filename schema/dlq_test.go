@@ -80,10 +80,7 @@ func readmeDLQReasons(tb testing.TB) []string {
 }
 
 func TestReadmeListsTheDLQReasons(t *testing.T) {
-	var code []string
-	for _, r := range DLQReasons() {
-		code = append(code, string(r))
-	}
+	code := dlqReasonNames()
 	readme := readmeDLQReasons(t)
 	if !slices.Equal(readme, code) {
 		t.Errorf("README.md's leads.dlq reasons\n  %v\nare not the code's (schema.DLQReasons, same order)\n  %v", readme, code)
@@ -105,10 +102,7 @@ func TestAsyncAPIListsTheDLQReasons(t *testing.T) {
 		t.Fatalf("leadbridge_dlq_reason's description is no \"...: a, b, ... (...)\" list: %q", desc)
 	}
 	got := regexp.MustCompile(`[a-z_]+`).FindAllString(list, -1)
-	var want []string
-	for _, r := range DLQReasons() {
-		want = append(want, string(r))
-	}
+	want := dlqReasonNames()
 	if !slices.Equal(got, want) {
 		t.Errorf("asyncapi.yaml's leadbridge_dlq_reason lists\n  %v\nnot the code's (schema.DLQReasons, same order)\n  %v", got, want)
 	}
@@ -138,10 +132,7 @@ func TestDLQReasonsListsEveryConstant(t *testing.T) {
 			}
 		}
 	}
-	var list []string
-	for _, r := range DLQReasons() {
-		list = append(list, string(r))
-	}
+	list := dlqReasonNames()
 	slices.Sort(consts)
 	slices.Sort(list)
 	if len(consts) == 0 || !slices.Equal(consts, list) {
