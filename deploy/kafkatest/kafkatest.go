@@ -239,3 +239,55 @@ var errNoDocker = errors.New("no Docker engine")
 
 // hostPort joins host and port, bracketing IPv6 hosts.
 func hostPort(host, port string) string { return net.JoinHostPort(host, port) }
+
+// ReadCommitted returns every committed record of topic: it reads each
+// partition up to the end offset it had when ReadCommitted was called,
+// transaction markers included (they are not returned), and fails the test
+// if that takes over a minute. It waits on that condition, not on a quiet
+// period, which ends early on a busy machine where the first fetch alone
+// can take seconds.
+func ReadCommitted(tb testing.TB, b Broker, topic string) []*kgo.Record {
+	tb.Helper()
+	ctx := tb.Context()
+	adm := kadm.NewClient(Client(tb, b))
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	left := map[int32]int64{} // partition: the end still to reach
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			tb.Fatalf("end offset of %s[%d]: %v", o.Topic, o.Partition, o.Err)
+		}
+		if s, ok := starts.Lookup(o.Topic, o.Partition); !ok || s.Offset < o.Offset {
+			left[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	if len(left) == 0 {
+		return out
+	}
+	cl := Client(tb, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			tb.Fatalf("%s: partitions %v not read to their end within a minute", topic, left)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return out
+}

@@ -143,3 +143,43 @@ func pollOne(ctx context.Context, t *testing.T, cl *kgo.Client) *kgo.Record {
 		}
 	}
 }
+
+// ReadCommitted returns the committed records, every one, and none of an
+// aborted transaction, though the topic ends in transaction markers.
+func TestReadCommitted(t *testing.T) {
+	b := kafkatest.Find(t)
+	topic := kafkatest.Topic(t, b, "readcommitted", 3, nil)
+	plain := kafkatest.Client(t, b, kgo.DefaultProduceTopic(topic))
+	for i := range 4 {
+		if err := plain.ProduceSync(t.Context(), &kgo.Record{Key: fmt.Appendf(nil, "plain-%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn := kafkatest.Client(t, b, kgo.DefaultProduceTopic(topic), kgo.TransactionalID(fmt.Sprintf("readcommitted-%d", time.Now().UnixNano())))
+	for _, end := range []kgo.TransactionEndTry{kgo.TryAbort, kgo.TryCommit} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := txn.ProduceSync(t.Context(), &kgo.Record{Key: fmt.Appendf(nil, "txn-%v-%d", end, i)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.EndTransaction(t.Context(), end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range kafkatest.ReadCommitted(t, b, topic) {
+		got[string(r.Key)] = true
+	}
+	want := []string{"plain-0", "plain-1", "plain-2", "plain-3", "txn-true-0", "txn-true-1", "txn-true-2"}
+	if len(got) != len(want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+	for _, k := range want {
+		if !got[k] {
+			t.Errorf("%s not read; read %v", k, got)
+		}
+	}
+}

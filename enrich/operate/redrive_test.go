@@ -2,7 +2,6 @@ package operate_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -18,22 +17,10 @@ import (
 	"github.com/leadbridge/leadbridge/schema"
 )
 
-// readAll returns every committed record of topic, reading until a poll
-// brings nothing for two seconds.
+// readAll returns every committed record of topic.
 func readAll(t *testing.T, b kafkatest.Broker, topic string) []*kgo.Record {
 	t.Helper()
-	cl := kafkatest.Client(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	var out []*kgo.Record
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		if fs.NumRecords() == 0 {
-			return out
-		}
-		out = append(out, fs.Records()...)
-	}
+	return kafkatest.ReadCommitted(t, b, topic)
 }
 
 // produceTx writes records in one committed transaction, as enrich writes
