@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -50,8 +51,12 @@ func TestKafkaMetricsOutliveAClientReplacedBeforeItClosed(t *testing.T) {
 	if err := replaced.ProduceSync(t.Context(), &kgo.Record{Topic: "t", Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if n := produced(t, reg); n <= 0 {
-		t.Fatalf("leadbridge_kafka_produce_bytes_total = %v after the old client closed, want more than 0", n)
+	// kgo calls the batch-written hook beside the record's promise, not
+	// before it: ProduceSync can return before the counter moves.
+	for deadline := time.Now().Add(10 * time.Second); produced(t, reg) <= 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("leadbridge_kafka_produce_bytes_total stayed 0 after the old client closed, want more than 0")
+		}
 	}
 	replaced.Close()
 	third, err := kgo.NewClient(opts...) // after a clean close, registers again
