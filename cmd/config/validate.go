@@ -23,6 +23,9 @@ type Need struct {
 	// Configured: refuse to run on defaults alone (no file, no LEADBRIDGE_*
 	// variable): topics create must not silently use localhost:9092.
 	Configured bool
+	// Kafka: the command has a Kafka client, so kafka.tls's files (when TLS
+	// is on) must load.
+	Kafka bool
 }
 
 // HowToConfigure is the hint of every "nothing configured" error.
@@ -69,6 +72,10 @@ func (c Config) Validate(n Need) error {
 	}
 	if t := c.Kafka.TLS; (t.CertFile == "") != (t.KeyFile == "") {
 		bad("kafka.tls", "cert_file and key_file go together")
+	} else if t.Enabled && n.Kafka {
+		if _, err := t.Config(); err != nil { // files that cannot be read are configuration too
+			errs = append(errs, err)
+		}
 	}
 	switch s := c.Kafka.SASL; s.Mechanism {
 	case "":

@@ -92,14 +92,7 @@ type need struct {
 // loadValid loads and validates the configuration for a command; problems
 // are a usage error (exit 2).
 func loadValid(path string, getenv func(string) string, n need) (config.Config, error) {
-	cfg, err := config.LoadValid(path, getenv, config.Need{Webhooks: n.webhooks, APITokens: n.apiTokens, Configured: n.configured})
-	if n.kafka && cfg.Kafka.TLS.Enabled && !errors.Is(err, config.ErrUnreadable) {
-		// A TLS file that cannot be read or holds no certificate is a bad
-		// configuration like any other: exit 2, with the other problems.
-		if _, kerr := wire.KafkaOpts(cfg.Kafka, nil, nil, ""); kerr != nil {
-			err = errors.Join(err, kerr)
-		}
-	}
+	cfg, err := config.LoadValid(path, getenv, config.Need{Webhooks: n.webhooks, APITokens: n.apiTokens, Configured: n.configured, Kafka: n.kafka})
 	if err != nil {
 		return cfg, usageError{fmt.Errorf("invalid configuration: %w", err)}
 	}

@@ -2,9 +2,6 @@ package wire
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -39,7 +36,7 @@ func KafkaOpts(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, rol
 		opts = append(opts, kgo.WithHooks(newKafkaMetrics(reg)))
 	}
 	if c.TLS.Enabled {
-		tc, err := tlsConfig(c.TLS)
+		tc, err := c.TLS.Config()
 		if err != nil {
 			return nil, err
 		}
@@ -67,37 +64,6 @@ func KafkaClient(c config.Kafka, logger *zap.Logger, reg *prometheus.Registry, r
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	return client, nil
-}
-
-func tlsConfig(c config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := config.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("kafka.tls.ca_file: no PEM certificate in it")
-		}
-		tc.RootCAs = pool
-	}
-	if c.CertFile != "" {
-		certPEM, err := config.ReadFile(c.CertFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
-		}
-		keyPEM, err := config.ReadFile(c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.key_file: %w", err)
-		}
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls: load client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // TopicProbe answers readiness: the broker answers and the topic exists.

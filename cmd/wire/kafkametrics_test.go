@@ -1,9 +1,6 @@
 package wire
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,23 +78,4 @@ func produced(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return n
-}
-
-// kafka.tls's PEM files are configuration files: one over
-// config.MaxFileBytes is refused, not read whole.
-func TestTLSFilesAreReadUpToTheLimit(t *testing.T) {
-	big := filepath.Join(t.TempDir(), "big.pem")
-	if err := os.WriteFile(big, make([]byte, config.MaxFileBytes+1), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range map[string]config.TLS{
-		"ca_file":   {Enabled: true, CAFile: big},
-		"cert_file": {Enabled: true, CertFile: big, KeyFile: big},
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := tlsConfig(c); err == nil || !strings.Contains(err.Error(), "over") {
-				t.Fatalf("a PEM file over config.MaxFileBytes: %v", err)
-			}
-		})
-	}
 }
