@@ -37,6 +37,12 @@ type Enricher struct {
 	batchOver atomic.Pointer[chan struct{}]
 	rpause    *retryPause // retry partitions paused until their first record is due
 	calls     callTimes   // API calls' own times since the last transaction (exactly-once)
+	// ahead holds the calls made ahead for the records being dispatched
+	// (runTxn's goroutine only); view is kgo's committed view against the
+	// brokers' (calls ahead).
+	ahead     map[*kgo.Record]*callAhead
+	view      offsetView
+	aheadUsed atomic.Int64 // answers of calls ahead that leads took
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
@@ -250,6 +256,7 @@ func (e *Enricher) assigned(ctx context.Context, cl *kgo.Client, m map[string][]
 	if e.isRetired(cl) {
 		return
 	}
+	e.view.reset() // kgo's view is now the brokers' offsets
 	if !e.cfg.AtLeastOnce {
 		e.dropLeftovers(ctx)
 	}
@@ -303,6 +310,7 @@ func (e *Enricher) revoked(ctx context.Context, cl *kgo.Client, m map[string][]i
 	if e.isRetired(cl) {
 		return
 	}
+	e.view.reset() // kgo's view is now the brokers' offsets
 	e.rebal.Store(true)
 	e.drop(ctx, m, e.cfg.AtLeastOnce) // exactly-once, offsets commit with their transaction
 	e.updateShare(ctx, cl, "revoked", len(m[e.cfg.RawTopic]))
@@ -312,6 +320,7 @@ func (e *Enricher) lost(ctx context.Context, cl *kgo.Client, m map[string][]int3
 	if e.isRetired(cl) {
 		return
 	}
+	e.view.reset() // kgo's view is now the brokers' offsets
 	e.rebal.Store(true)
 	e.drop(ctx, m, false)
 	e.updateShare(ctx, cl, "lost", len(m[e.cfg.RawTopic]))

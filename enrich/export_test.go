@@ -6,3 +6,7 @@ func (e *Enricher) PeakOutstanding() int { return int(e.peak.Load()) }
 
 // MaxFences is how many fences within fenceWindow stop a member.
 const MaxFences = maxFences
+
+// CallsAheadUsed is how many leads took the answer of a call made ahead,
+// during the drain of the transaction before theirs.
+func (e *Enricher) CallsAheadUsed() int64 { return e.aheadUsed.Load() }

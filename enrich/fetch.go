@@ -48,19 +48,13 @@ func (e *Enricher) enrichAurora(items []*item) {
 		}
 	}
 	for attempt := attempt0 + 1; ; attempt++ {
-		// Exactly-once, neither the quota wait nor the call outlasts the
-		// batch: a lead still waiting then goes to the retry topic.
-		bctx, cancel := e.batchContext(ctx)
-		if err := e.quota.wait(bctx, token.Reveal()); err != nil {
-			cancel()
+		body, ran, batchOver, ok, err := e.retrieve(ctx, last, token.Reveal())
+		if !ok {
 			if ctx.Err() == nil { // the batch ended
 				e.toRetry(items, attempt-1, first, e.cfg.Now())
 			}
 			return // revoked or shutting down: the group re-processes it
 		}
-		body, ran, err := e.call(traced(bctx, last.rec), last.tenant, token.Reveal(), last.leadID)
-		batchOver := bctx.Err() != nil
-		cancel()
 		if ctx.Err() != nil {
 			return
 		}
@@ -119,6 +113,23 @@ func (e *Enricher) enrichAurora(items []*item) {
 			return
 		}
 	}
+}
+
+// retrieve is one attempt at last's lead: the answer of the call made
+// ahead for it if that succeeded, else a call. Exactly-once, neither the
+// quota wait nor the call outlasts the batch (batchOver: it ended during the
+// call); ok=false: the batch or ctx ended before a call could start.
+func (e *Enricher) retrieve(ctx context.Context, last *item, token string) (body []byte, ran time.Duration, batchOver, ok bool, err error) {
+	if body, ran, ok := e.aheadAnswer(ctx, last); ok {
+		return body, ran, false, true, nil
+	}
+	bctx, cancel := e.batchContext(ctx)
+	defer cancel()
+	if err := e.quota.wait(bctx, token); err != nil {
+		return nil, 0, false, false, nil
+	}
+	body, ran, err = e.call(traced(bctx, last.rec), last.tenant, token, last.leadID)
+	return body, ran, bctx.Err() != nil, true, err
 }
 
 // auroraWebhookOf is schema.AuroraWebhookOf of the items' events, from the

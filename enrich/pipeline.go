@@ -33,6 +33,9 @@ type item struct {
 	// failed and when it may be tried again.
 	attempt          int
 	first, notBefore time.Time
+	// ahead is the Retrieve Lead call made for this event before its
+	// transaction began (calls ahead), if any.
+	ahead *callAhead
 }
 
 func (it *item) done() { it.part.finish(it.ent) }
@@ -124,22 +127,16 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 			it.done() // other Aurora events stay on the raw topic for whoever wants them
 			return
 		}
-		var d schema.AuroraData
-		if err := json.Unmarshal(ev.Data, &d); err != nil || d.TenantID == "" {
-			dead(schema.DLQReasonInvalidEvent, errors.New("aurora lead event without tenant_id"))
-			return
-		}
-		id := d.Attributes["lead_id"]
-		switch {
-		case id == "":
-			dead(schema.DLQReasonNoLeadID, errors.New("aurora lead event without lead_id"))
-			return
-		case !validLeadID(id):
-			dead(schema.DLQReasonInvalidLeadID, errors.New("aurora lead_id is not a plausible path segment"))
+		d, id, reason, err := auroraLead(ev)
+		if reason != "" {
+			dead(reason, err)
 			return
 		}
 		it.aurora, it.tenant, it.leadID, it.hook = true, d.TenantID, id, schema.AuroraWebhook{}.With(d)
 		it.key = schema.AuroraKey(d.TenantID, id)
+		if e.ahead != nil {
+			it.ahead = e.ahead[r]
+		}
 	case strings.HasPrefix(ev.Type, schema.LeadProTypePrefix):
 		switch strings.TrimPrefix(ev.Type, schema.LeadProTypePrefix) {
 		case schema.LeadProLeadCreated, schema.LeadProLeadUpdated:
@@ -162,6 +159,22 @@ func (e *Enricher) dispatch(part *partition, r *kgo.Record) {
 		return
 	}
 	e.enqueue(it)
+}
+
+// auroraLead reads an Aurora lead event's data, tenant and lead id; a
+// reason says why it has none.
+func auroraLead(ev schema.Event) (d schema.AuroraData, id string, reason schema.DLQReason, err error) {
+	if err := json.Unmarshal(ev.Data, &d); err != nil || d.TenantID == "" {
+		return d, "", schema.DLQReasonInvalidEvent, errors.New("aurora lead event without tenant_id")
+	}
+	id = d.Attributes["lead_id"]
+	switch {
+	case id == "":
+		return d, "", schema.DLQReasonNoLeadID, errors.New("aurora lead event without lead_id")
+	case !validLeadID(id):
+		return d, "", schema.DLQReasonInvalidLeadID, errors.New("aurora lead_id is not a plausible path segment")
+	}
+	return d, id, "", nil
 }
 
 // keyQueue holds the events of one lead key waiting for its worker. One

@@ -84,6 +84,7 @@ func (e *Enricher) restart(ctx context.Context, cause error) (*kgo.GroupTransact
 	e.workCtx, e.workStop = context.WithCancel(context.Background())
 	e.mu.Unlock()
 	e.rpause.forget(nil, "", nil) // the new client pauses nothing
+	e.view.reset()                // the new client reads the brokers' offsets
 	closed := make(chan struct{})
 	go func() { old.Close(); close(closed) }()
 	select { // leaving the group can wait on a broker that is gone; the group times the member out anyway

@@ -243,7 +243,7 @@ func TestSleepersDoNotHoldTheBatch(t *testing.T) {
 		start := time.Now()
 		u.aurora("lead_changed", "BAD")
 		u.aurora("lead_changed", "GOOD")
-		if _, ok := u.e.waitBatch(t.Context(), []*partition{u.part}, over, nil); !ok {
+		if _, ok := u.e.waitBatch(t.Context(), []*partition{u.part}, over, nil, nil); !ok {
 			t.Fatal("the batch did not complete")
 		}
 		if took := time.Since(start); took >= 500*time.Millisecond {

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
@@ -251,6 +252,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
 	size := newTxnSizer(e.cfg.MaxInFlight, e.cfg.MaxBatch, e.cfg.BatchFor)
 	var took time.Duration // the last transaction's work, from dispatch to done
+	var ahead *aheadBatch  // the next transaction's first records, polled during this one's drain
+	defer func() { ahead.drop() }()
 	for ctx.Err() == nil {
 		// Every earlier batch has committed or been forgotten (settle), so
 		// a batch of MaxBatch (at most MaxOutstanding) keeps the bound.
@@ -261,7 +264,15 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		if isolate {
 			asked = 1 // a refusal in a transaction of one record is that record's
 		}
-		fetches := sess.PollRecords(pctx, asked)
+		var fetches kgo.Fetches
+		if ahead != nil {
+			// Never dropped but where the session rewinds (an End, a
+			// rebalance, a new client): kgo has moved past them. An abort
+			// drops them, so an isolating transaction has none.
+			fetches = ahead.fetches
+		} else {
+			fetches = sess.PollRecords(pctx, asked)
+		}
 		pcancel()
 		if fetches.IsClientClosed() {
 			break
@@ -272,13 +283,15 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			continue
 		}
 		if e.rebal.Swap(false) {
+			ahead.drop() // read again from the brokers' offsets, as this fetch is
+			ahead = nil
 			// kgo's session remembers a revoke until the next End, also
 			// one between transactions (every rebalance with the range
 			// balancer): the first transaction after it would be aborted
 			// whole, a batch lost on each takeover. Ending with no
 			// transaction open clears it and rewinds to the committed
 			// offsets: this fetch, not yet dispatched, is read again.
-			if _, err := e.end(ctx, kgo.TryAbort); err != nil && ctx.Err() == nil {
+			if _, err := e.end(ctx, kgo.TryAbort, nil); err != nil && ctx.Err() == nil {
 				sess.AllowRebalance()
 				if sess, err = e.restart(ctx, fmt.Errorf("end after a rebalance: %w", err)); err != nil {
 					return err
@@ -294,6 +307,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			}
 			// A broker gone mid-restore: start again, as after a failed
 			// transaction, rather than stop the member for good.
+			ahead.drop()
+			ahead = nil
 			sess.AllowRebalance()
 			if sess, err = e.restart(ctx, err); err != nil {
 				return err
@@ -307,6 +322,8 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			}
 			// Begin fails only on a client whose last End failed or was
 			// cut short: it is not usable any more.
+			ahead.drop()
+			ahead = nil
 			sess.AllowRebalance()
 			if sess, err = e.restart(ctx, fmt.Errorf("begin transaction: %w", err)); err != nil {
 				return err
@@ -319,10 +336,27 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		e.batchEnd.Store(began.Add(e.cfg.BatchFor).UnixNano())
 		over := make(chan struct{})
 		e.batchOver.Store(&over)
+		cur := ahead
+		ahead = nil
+		if cur != nil {
+			e.ahead = cur.calls
+		}
 		parts := e.dispatchFetches(fetches, nil)
+		e.ahead = nil
 		fill := newTxnFill(sess, began, took, e.cfg.BatchFor, fetches.NumRecords(), asked)
+		tail := func(parts []*partition, unfinished int) {
+			// Once slots idle, the next transaction's calls may use them.
+			if ahead != nil || isolate || ctx.Err() != nil || unfinished >= e.cfg.MaxInFlight || !fill.closed() {
+				return
+			}
+			held := 0
+			for _, p := range parts {
+				held += p.outstanding()
+			}
+			ahead = e.pollAhead(sess, min(size.next(), e.cfg.MaxOutstanding-held))
+		}
 		var complete bool
-		parts, complete = e.waitBatch(ctx, parts, over, fill)
+		parts, complete = e.waitBatch(ctx, parts, over, fill, tail)
 		took = time.Since(began)
 		calls := e.calls.take()
 		if !isolate { // a transaction of one record says nothing of the member's rate
@@ -333,7 +367,12 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		if !complete || w.failed() != nil || !e.flush(ctx) || w.failed() != nil {
 			how = kgo.TryAbort
 		}
-		committed, err := e.end(ctx, how)
+		committed, err := e.endAhead(ctx, how, ahead)
+		cur.drop()
+		if !committed {
+			ahead.drop() // the session rewound to before it
+			ahead = nil
+		}
 		e.rpause.ended(committed)
 		if committed && w.failed() != nil { // flush waited for every ack: cannot happen
 			e.log.Error("a transaction committed although one of its records failed", zap.Error(w.failed()))
@@ -392,10 +431,40 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 // End can wait on a group heartbeat that never comes while the group
 // rejoins, or on a broker that is gone. That bound only leads to a restart
 // (restart): an End that fails or is cut short leaves the client unusable.
-func (e *Enricher) end(ctx context.Context, how kgo.TransactionEndTry) (bool, error) {
+func (e *Enricher) end(ctx context.Context, how kgo.TransactionEndTry, commitFn func(*kmsg.TxnOffsetCommitRequest) error) (bool, error) {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.TransactionTimeout+5*time.Second)
 	defer cancel()
+	if commitFn != nil {
+		ectx = kgo.PreTxnCommitFnContext(ectx, commitFn)
+	}
 	return e.sess.End(ectx, how)
+}
+
+// endAhead ends the open transaction (end) while next holds records polled
+// ahead for the next one, keeping kgo's committed view and the brokers'
+// apart (offsetView): the commit stops at the records polled ahead; an
+// abort rewinds to the brokers' offsets.
+func (e *Enricher) endAhead(ctx context.Context, how kgo.TransactionEndTry, next *aheadBatch) (bool, error) {
+	if next == nil && !e.view.ahead() {
+		return e.end(ctx, how, nil)
+	}
+	var first map[string]map[int32]kgo.EpochOffset
+	if next != nil {
+		first = next.first
+	}
+	cl := e.sess.Client()
+	sent := map[string]map[int32]kgo.EpochOffset{}
+	gen, fn := e.view.commitFn(first, cl.CommittedOffsets(), sent)
+	committed, err := e.end(ctx, how, fn)
+	switch {
+	case err != nil:
+		e.view.reset() // the client is replaced, or the member stops
+	case committed:
+		e.view.committed(gen, sent, cl.CommittedOffsets())
+	default:
+		e.view.rewind(cl)
+	}
+	return committed, err
 }
 
 // flush waits, up to the transaction timeout, until every record of the
@@ -415,7 +484,7 @@ func (e *Enricher) flush(ctx context.Context) bool {
 // it waits up to ShutdownGrace more, then gives up (false): the batch is
 // aborted and re-read by the group. Until over closes, fill adds the records
 // that arrive meanwhile; parts comes back with their partitions.
-func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan struct{}, fill *txnFill) ([]*partition, bool) {
+func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan struct{}, fill *txnFill, tail func([]*partition, int)) ([]*partition, bool) {
 	var graceEnd <-chan time.Time
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -431,6 +500,9 @@ func (e *Enricher) waitBatch(ctx context.Context, parts []*partition, over chan 
 		}
 		if unfinished == 0 {
 			return parts, true
+		}
+		if tail != nil {
+			tail(parts, unfinished)
 		}
 		if over != nil && e.sleeping.Load() >= int64(unfinished) {
 			close(over)

@@ -55,3 +55,9 @@ func (f *txnFill) top(ctx context.Context, e *Enricher, parts []*partition) []*p
 	f.polled += n
 	return e.dispatchFetches(fetches, parts)
 }
+
+// closed reports whether the transaction takes no more records: the first
+// quarter is over or it is full.
+func (f *txnFill) closed() bool {
+	return f == nil || f.room <= 0 || time.Now().After(f.until)
+}

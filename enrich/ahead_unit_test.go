@@ -1,0 +1,94 @@
+package enrich
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type offs = map[string]map[int32]kgo.EpochOffset
+
+func txnCommit(parts map[string]map[int32]int64) *kmsg.TxnOffsetCommitRequest {
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.MemberID = "m"
+	for t, ps := range parts {
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = t
+		for p, o := range ps {
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, o, 1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+func committedIn(req *kmsg.TxnOffsetCommitRequest) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if out[rt.Topic] == nil {
+				out[rt.Topic] = map[int32]int64{}
+			}
+			out[rt.Topic][rp.Partition] = rp.Offset
+		}
+	}
+	return out
+}
+
+func eo(o int64) kgo.EpochOffset { return kgo.EpochOffset{Epoch: 1, Offset: o} }
+
+// The offsets of a transaction stop at the records polled ahead for the
+// next one; the partitions where kgo then holds a committed view ahead of
+// the brokers are remembered, committed by the next transaction even when
+// kgo would leave them out, and forgotten once kgo's view is the brokers'
+// again, or after a rebalance.
+func TestOffsetViewAcrossCallsAhead(t *testing.T) {
+	var v offsetView
+	// Transaction 1 polled raw 0 up to 100 and raw 1 up to 50; 80–99 of
+	// raw 0 were polled ahead for transaction 2.
+	sent := offs{}
+	gen, fn := v.commitFn(offs{"raw": {0: eo(80)}}, offs{}, sent)
+	req := txnCommit(map[string]map[int32]int64{"raw": {0: 100, 1: 50}})
+	if err := fn(req); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedIn(req); got["raw"][0] != 80 || got["raw"][1] != 50 {
+		t.Fatalf("commit carries %v, want raw 0 at 80 (the first record polled ahead) and raw 1 at 50", got)
+	}
+	v.committed(gen, sent, offs{"raw": {0: eo(100), 1: eo(50)}}) // kgo takes all it polled for committed
+	if !v.ahead() || v.broker["raw"][0] != eo(80) || len(v.broker["raw"]) != 1 {
+		t.Fatalf("view %v, want raw 0 only, the brokers at 80", v.broker)
+	}
+
+	// Transaction 2 took 80–99 and polled nothing more from raw 0: kgo,
+	// whose view is 100, leaves raw 0 out, and it must still commit 100.
+	sent = offs{}
+	gen, fn = v.commitFn(nil, offs{"raw": {0: eo(100), 1: eo(50)}}, sent)
+	req = txnCommit(map[string]map[int32]int64{"raw": {1: 60}})
+	if err := fn(req); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedIn(req); got["raw"][0] != 100 || got["raw"][1] != 60 {
+		t.Fatalf("commit carries %v, want raw 0 at 100 (added) and raw 1 at 60", got)
+	}
+	v.committed(gen, sent, offs{"raw": {0: eo(100), 1: eo(60)}})
+	if v.ahead() {
+		t.Fatalf("view %v after kgo and the brokers agree again, want none", v.broker)
+	}
+
+	// A rebalance during a transaction voids what its End would record.
+	sent = offs{}
+	gen, fn = v.commitFn(offs{"retry": {3: eo(7)}}, offs{}, sent)
+	req = txnCommit(map[string]map[int32]int64{"retry": {3: 9}})
+	if err := fn(req); err != nil {
+		t.Fatal(err)
+	}
+	v.reset()
+	v.committed(gen, sent, offs{"retry": {3: eo(9)}})
+	if v.ahead() {
+		t.Fatalf("view %v recorded across a rebalance, want none", v.broker)
+	}
+}
