@@ -40,6 +40,7 @@ type aheadBatch struct {
 	first   map[string]map[int32]kgo.EpochOffset // per partition, the first record polled ahead
 	calls   map[*kgo.Record]*callAhead           // by the last event of each lead that got a call
 	stop    context.CancelFunc                   // ends the calls still running
+	at      time.Time                            // when they were polled
 }
 
 // callAhead is one Retrieve Lead call made ahead; its fields are set when
@@ -84,7 +85,7 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 	}
 	ctx, stop := context.WithCancel(e.workCtx)
 	a := &aheadBatch{fetches: fetches, n: fetches.NumRecords(), first: map[string]map[int32]kgo.EpochOffset{},
-		calls: map[*kgo.Record]*callAhead{}, stop: stop}
+		calls: map[*kgo.Record]*callAhead{}, stop: stop, at: time.Now()}
 	type lead struct {
 		rec          *kgo.Record
 		part         *partition

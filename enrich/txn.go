@@ -251,7 +251,7 @@ func (w *txnWriter) failed() error {
 func (e *Enricher) runTxn(ctx context.Context) error {
 	sess := e.sess
 	size := newTxnSizer(e.cfg.MaxInFlight, e.cfg.MaxBatch, e.cfg.BatchFor)
-	var took time.Duration // the last transaction's work, from dispatch to done
+	var took time.Duration // the last transaction's work, from its first call to done
 	var ahead *aheadBatch  // the next transaction's first records, polled during this one's drain
 	defer func() { ahead.drop() }()
 	for ctx.Err() == nil {
@@ -357,7 +357,14 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		}
 		var complete bool
 		parts, complete = e.waitBatch(ctx, parts, over, fill, tail)
+		// Its work began with its first calls: ahead, during the last
+		// transaction's drain, if it had calls ahead. From its Begin, a
+		// transaction whose calls were done ahead would look many times
+		// faster than the member is, and the next would be sized to it.
 		took = time.Since(began)
+		if cur != nil {
+			took = time.Since(cur.at)
+		}
 		calls := e.calls.take()
 		if !isolate { // a transaction of one record says nothing of the member's rate
 			size.observeCalls(calls)
