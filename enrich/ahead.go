@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,6 +42,7 @@ type aheadBatch struct {
 	calls   map[*kgo.Record]*callAhead           // by the last event of each lead that got a call
 	stop    context.CancelFunc                   // ends the calls still running
 	at      time.Time                            // when they were polled
+	held    *atomic.Int64                        // the member's count of records polled ahead
 }
 
 // callAhead is one Retrieve Lead call made ahead; its fields are set when
@@ -66,6 +68,7 @@ const aheadQuotaWait = 50 * time.Millisecond
 func (a *aheadBatch) drop() {
 	if a != nil {
 		a.stop()
+		a.held.Store(0)
 	}
 }
 
@@ -85,7 +88,9 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 	}
 	ctx, stop := context.WithCancel(e.workCtx)
 	a := &aheadBatch{fetches: fetches, n: fetches.NumRecords(), first: map[string]map[int32]kgo.EpochOffset{},
-		calls: map[*kgo.Record]*callAhead{}, stop: stop, at: time.Now()}
+		calls: map[*kgo.Record]*callAhead{}, stop: stop, at: time.Now(), held: &e.aheadHeld}
+	e.aheadHeld.Store(int64(a.n))
+	e.notePeak()
 	type lead struct {
 		rec          *kgo.Record
 		part         *partition

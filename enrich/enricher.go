@@ -43,6 +43,7 @@ type Enricher struct {
 	ahead     map[*kgo.Record]*callAhead
 	view      offsetView
 	aheadUsed atomic.Int64 // answers of calls ahead that leads took
+	aheadHeld atomic.Int64 // records polled ahead, not yet dispatched (outstanding)
 
 	client   *kgo.Client          // the current one (a restart replaces it); guarded by mu
 	baseOpts []kgo.Opt            // NewClient's options, for a restart's new client
@@ -202,12 +203,16 @@ func (e *Enricher) waitForRoom(ctx context.Context) int {
 }
 
 // outstanding is the records of owned raw and retry partitions polled and
-// not yet committed: what MaxOutstanding bounds.
-func (e *Enricher) outstanding() int { return e.sum((*partition).outstanding) }
+// not yet committed, those polled ahead included: what MaxOutstanding bounds.
+func (e *Enricher) outstanding() int {
+	return e.sum((*partition).outstanding) + int(e.aheadHeld.Load())
+}
 
-// unfinished is the records of owned partitions polled and not yet done:
-// leadbridge_enrich_outstanding_records.
-func (e *Enricher) unfinished() int { return e.sum((*partition).unfinished) }
+// unfinished is the records of owned partitions polled and not yet done,
+// those polled ahead included: leadbridge_enrich_outstanding_records.
+func (e *Enricher) unfinished() int {
+	return e.sum((*partition).unfinished) + int(e.aheadHeld.Load())
+}
 
 // sum adds up f over the owned raw and retry partitions.
 func (e *Enricher) sum(f func(*partition) int) int {
