@@ -43,6 +43,9 @@ type aheadBatch struct {
 	stop    context.CancelFunc                   // ends the calls still running
 	at      time.Time                            // when they were polled
 	held    *atomic.Int64                        // the member's count of records polled ahead
+	// dispatched: the records went to their transaction, which holds them
+	// from then on (held no longer counts them).
+	dispatched bool
 }
 
 // callAhead is one Retrieve Lead call made ahead; its fields are set when
@@ -68,7 +71,9 @@ const aheadQuotaWait = 50 * time.Millisecond
 func (a *aheadBatch) drop() {
 	if a != nil {
 		a.stop()
-		a.held.Store(0)
+		if !a.dispatched {
+			a.held.Store(0)
+		}
 	}
 }
 

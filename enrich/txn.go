@@ -340,6 +340,7 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 		ahead = nil
 		if cur != nil {
 			e.ahead = cur.calls
+			cur.dispatched = true
 			e.aheadHeld.Store(0) // held by their partitions from here
 		}
 		parts := e.dispatchFetches(fetches, nil)
