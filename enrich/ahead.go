@@ -51,10 +51,11 @@ type aheadBatch struct {
 // callAhead is one Retrieve Lead call made ahead; its fields are set when
 // done closes.
 type callAhead struct {
-	done chan struct{}
-	body []byte
-	ran  time.Duration
-	err  error
+	done   chan struct{}
+	cancel context.CancelFunc // ends the call; it may not start after
+	body   []byte
+	ran    time.Duration
+	err    error
 }
 
 // errNoQuota: no call ahead was made, the token's budget had nothing to
@@ -144,12 +145,25 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 		if l.erasedInPoll || !ok || l.part.state == nil || e.busy(key) || e.erased(&item{part: l.part, key: key}) {
 			continue
 		}
-		c := &callAhead{done: make(chan struct{})}
+		cctx, cancel := context.WithCancel(l.part.ctx) // revoked: no use for the answer
+		stopAfter := context.AfterFunc(ctx, cancel)
+		c := &callAhead{done: make(chan struct{}), cancel: cancel}
 		a.calls[l.rec] = c
+		// The call runs outside the key's worker: an erasure of the key
+		// waits for it (stopAhead), so the API never hears of an erased key.
+		e.mu.Lock()
+		e.aheadKeys[key] = c
+		e.mu.Unlock()
 		e.goWork(func() {
-			defer close(c.done)
-			cctx, cancel := context.WithCancel(l.part.ctx) // revoked: no use for the answer
-			defer context.AfterFunc(ctx, cancel)()
+			defer func() {
+				e.mu.Lock()
+				if e.aheadKeys[key] == c {
+					delete(e.aheadKeys, key)
+				}
+				e.mu.Unlock()
+				close(c.done)
+			}()
+			defer stopAfter()
 			defer cancel()
 			qctx, qcancel := context.WithTimeout(cctx, aheadQuotaWait)
 			err := e.quota.wait(qctx, token.Reveal())
@@ -164,12 +178,25 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 	return a
 }
 
-// busy reports whether events of key are being served or wait for it.
+// stopAhead ends the call made ahead for key, if one may still start, and
+// waits until it has: an erasure of key is applied only after it.
+func (e *Enricher) stopAhead(key string) {
+	e.mu.Lock()
+	c := e.aheadKeys[key]
+	e.mu.Unlock()
+	if c != nil {
+		c.cancel()
+		<-c.done
+	}
+}
+
+// busy reports whether events of key are being served or wait for it, or
+// an earlier call ahead for it is not done.
 func (e *Enricher) busy(key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	_, ok := e.keys[key]
-	return ok
+	return ok || e.aheadKeys[key] != nil
 }
 
 // aheadAnswer waits, up to the end of the batch, for the call made ahead for

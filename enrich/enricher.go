@@ -41,6 +41,7 @@ type Enricher struct {
 	// (runTxn's goroutine only); view is kgo's committed view against the
 	// brokers' (calls ahead).
 	ahead     map[*kgo.Record]*callAhead
+	aheadKeys map[string]*callAhead // calls ahead not done, by lead key; guarded by mu
 	view      offsetView
 	aheadUsed atomic.Int64 // answers of calls ahead that leads took
 	aheadHeld atomic.Int64 // records polled ahead, not yet dispatched (outstanding)
@@ -79,6 +80,7 @@ func New(cfg Config, fetch LeadFetcher, logger *zap.Logger) (*Enricher, error) {
 		quota: newQuota(cfg.RequestsPerMinute, cfg.Now), sem: make(chan struct{}, cfg.MaxInFlight),
 		workCtx: ctx, workStop: cancel, retired: map[*kgo.Client]bool{}, rpause: newRetryPause(),
 		parts: make(map[int32]*partition), retries: make(map[int32]*partition), keys: make(map[string]*keyQueue),
+		aheadKeys: map[string]*callAhead{},
 	}
 	e.m = newMetrics(cfg.Metrics, e.unfinished)
 	return e, nil

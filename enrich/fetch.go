@@ -228,6 +228,9 @@ func (e *Enricher) call(ctx context.Context, tenant, token, leadID string) (body
 		return nil, 0, ctx.Err()
 	}
 	defer func() { <-e.sem }()
+	if err := ctx.Err(); err != nil { // select picks at random when both are ready
+		return nil, 0, err
+	}
 	e.m.inflight.Inc()
 	defer e.m.inflight.Dec()
 	cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)

@@ -228,6 +228,7 @@ func (e *Enricher) runKey(key string) {
 			live = live[n:]
 			switch {
 			case run[0].erasure:
+				e.stopAhead(run[0].key) // no call ahead for the key after its erasure
 				e.applyErasure(run[0])
 			case e.erased(run[0]):
 				e.m.records.WithLabelValues(providerOf(run[0].ev), "erased").Add(float64(len(run)))
