@@ -104,6 +104,7 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 		erasedInPoll bool
 	}
 	leads := map[string]*lead{}
+	var order []string // the leads in the order polled
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
@@ -134,17 +135,30 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 				continue
 			}
 			key := schema.AuroraKey(d.TenantID, id)
-			if l := leads[key]; l != nil && l.erasedInPoll {
+			l := leads[key]
+			if l != nil && l.erasedInPoll {
 				continue
+			}
+			if l == nil {
+				order = append(order, key)
 			}
 			leads[key] = &lead{rec: r, part: part, tenant: d.TenantID, id: id}
 		}
 	})
-	for key, l := range leads {
+	made := 0
+	for _, key := range order {
+		l := leads[key]
+		if made == e.cfg.MaxInFlight {
+			// One round is all a drain can use; more would queue for a slot
+			// ahead of the open transaction's own calls (its leads back
+			// from a backoff).
+			break
+		}
 		token, ok := e.cfg.APITokens[l.tenant]
 		if l.erasedInPoll || !ok || l.part.state == nil || e.busy(key) || e.erased(&item{part: l.part, key: key}) {
 			continue
 		}
+		made++
 		cctx, cancel := context.WithCancel(l.part.ctx) // revoked: no use for the answer
 		stopAfter := context.AfterFunc(ctx, cancel)
 		c := &callAhead{done: make(chan struct{}), cancel: cancel}
@@ -200,11 +214,14 @@ func (e *Enricher) busy(key string) bool {
 }
 
 // aheadAnswer waits, up to the end of the batch, for the call made ahead for
-// it, and returns its answer if it succeeded.
-func (e *Enricher) aheadAnswer(ctx context.Context, it *item) (body []byte, ran time.Duration, ok bool) {
+// it, and returns what the API answered it, an error included (a 429 or a
+// 5xx counts as the lead's first attempt, with its backoff). ok=false: no
+// call ahead reached the API for it (none made, no quota, or ended by this
+// member), and the lead calls now.
+func (e *Enricher) aheadAnswer(ctx context.Context, it *item) (body []byte, ran time.Duration, ok bool, err error) {
 	c := it.ahead
 	if c == nil {
-		return nil, 0, false
+		return nil, 0, false, nil
 	}
 	it.ahead = nil // used once; a retry calls anew
 	bctx, cancel := e.batchContext(ctx)
@@ -212,13 +229,13 @@ func (e *Enricher) aheadAnswer(ctx context.Context, it *item) (body []byte, ran 
 	select {
 	case <-c.done:
 	case <-bctx.Done():
-		return nil, 0, false
+		return nil, 0, false, nil
 	}
-	if c.err != nil {
-		return nil, 0, false
+	if c.ran == 0 || errors.Is(c.err, errNoQuota) || errors.Is(c.err, context.Canceled) {
+		return nil, 0, false, nil
 	}
 	e.aheadUsed.Add(1)
-	return c.body, c.ran, true
+	return c.body, c.ran, true, c.err
 }
 
 // offsetView is what this member knows the brokers hold as committed for

@@ -1,7 +1,11 @@
 package enrich
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,5 +94,39 @@ func TestOffsetViewAcrossCallsAhead(t *testing.T) {
 	v.committed(gen, sent, offs{"retry": {3: eo(9)}})
 	if v.ahead() {
 		t.Fatalf("view %v recorded across a rebalance, want none", v.broker)
+	}
+}
+
+// What a call ahead got is its lead's first attempt when it reached the
+// API, a failure included (a 429 must throttle the token and back off, not
+// be called again at once); when it did not, the lead calls itself.
+func TestAheadAnswerIsTheFirstAttempt(t *testing.T) {
+	throttled := &FetchError{Kind: ErrThrottled, Err: errors.New("429")}
+	for _, tc := range []struct {
+		name   string
+		c      callAhead
+		ok     bool
+		failed error
+	}{
+		{"answered", callAhead{body: []byte(`{}`), ran: time.Millisecond}, true, nil},
+		{"throttled", callAhead{ran: time.Millisecond, err: throttled}, true, ErrThrottled},
+		{"no quota", callAhead{err: errNoQuota}, false, nil},
+		{"ended by the member", callAhead{ran: time.Millisecond, err: fmt.Errorf("get: %w", context.Canceled)}, false, nil},
+		{"never got a slot", callAhead{err: context.Canceled}, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Enricher
+			c := tc.c
+			c.done = make(chan struct{})
+			close(c.done)
+			it := &item{ahead: &c}
+			_, _, ok, err := e.aheadAnswer(t.Context(), it)
+			if ok != tc.ok || (tc.failed == nil) != (err == nil) || (tc.failed != nil && !errors.Is(err, tc.failed)) {
+				t.Fatalf("ok %v, err %v; want ok %v, err %v", ok, err, tc.ok, tc.failed)
+			}
+			if it.ahead != nil {
+				t.Fatal("the answer can be taken twice; a retry must call anew")
+			}
+		})
 	}
 }

@@ -120,8 +120,8 @@ func (e *Enricher) enrichAurora(items []*item) {
 // quota wait nor the call outlasts the batch (batchOver: it ended during the
 // call); ok=false: the batch or ctx ended before a call could start.
 func (e *Enricher) retrieve(ctx context.Context, last *item, token string) (body []byte, ran time.Duration, batchOver, ok bool, err error) {
-	if body, ran, ok := e.aheadAnswer(ctx, last); ok {
-		return body, ran, false, true, nil
+	if body, ran, ok, err := e.aheadAnswer(ctx, last); ok {
+		return body, ran, false, true, err
 	}
 	bctx, cancel := e.batchContext(ctx)
 	defer cancel()

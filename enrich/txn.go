@@ -270,6 +270,13 @@ func (e *Enricher) runTxn(ctx context.Context) error {
 			// rebalance, a new client): kgo has moved past them. An abort
 			// drops them, so an isolating transaction has none.
 			fetches = ahead.fetches
+			// A poll blocks rebalances until AllowRebalance; these records
+			// came from no poll since, so a poll with an ended context
+			// blocks them (kgo: "We still need to add a poller to block
+			// rebalances if configured"), after any rebalance under way.
+			ended, end := context.WithCancel(ctx)
+			end()
+			sess.PollRecords(ended, 1)
 		} else {
 			fetches = sess.PollRecords(pctx, asked)
 		}
