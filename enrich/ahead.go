@@ -21,12 +21,13 @@ import (
 // at scattered times while the rest of MaxInFlight idles: 35–40 ms of every
 // 1 s transaction of 2,304 records at 256 in flight and a 100 ms API
 // (measured). Once fewer records than MaxInFlight are left, the member polls
-// what is buffered as the next transaction's first records and starts their
-// calls in the idle slots. Nothing else of them happens before their own
-// transaction: they are dispatched when it begins, and a lead whose call
-// ahead succeeded maps that answer instead of calling again. A call ahead
-// starts after its event was read from the raw topic, as any call does, so
-// its answer is as new as the event needs.
+// what is buffered as the next transaction's first records and starts calls
+// in the idle slots, one round at most. Nothing else of them happens before
+// their own transaction: they are dispatched when it begins, and a lead
+// whose call ahead reached the API takes what it got as its first attempt
+// (an answer, or a failure with its backoff) instead of calling again. A
+// call ahead starts after its event was read from the raw topic, as any
+// call does, so its answer is as new as the event needs.
 //
 // kgo's transact session commits the offsets of every record polled; End's
 // offsets are rewritten (kgo.PreTxnCommitFnContext) to stop at the first
@@ -80,9 +81,10 @@ func (a *aheadBatch) drop() {
 
 // pollAhead polls up to room buffered records (never waiting) for the next
 // transaction and starts a call for the last lead event of each Aurora lead
-// among them that nothing else holds: no event of the lead is being served,
-// no erasure of it is among the records, and it is not erased. nil when
-// nothing was buffered.
+// among them that nothing else holds (no event of the lead is being served,
+// no erasure of it is among the records, it is not erased, no call ahead
+// for it is still running), for MaxInFlight leads at most, in the order
+// polled. nil when nothing was buffered.
 func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBatch {
 	if room <= 0 || sess.Client().BufferedFetchRecords() == 0 {
 		return nil
