@@ -244,9 +244,10 @@ func (e *Enricher) aheadAnswer(ctx context.Context, it *item) (body []byte, ran 
 // the partitions where kgo's committed view is ahead of it (calls ahead).
 // It is safe for concurrent use: the rebalance callbacks reset it.
 type offsetView struct {
-	mu     sync.Mutex
-	gen    uint64 // bumped by reset: a rebalance replaced kgo's view
-	broker map[string]map[int32]kgo.EpochOffset
+	mu      sync.Mutex
+	gen     uint64 // bumped by reset: a rebalance replaced kgo's view
+	broker  map[string]map[int32]kgo.EpochOffset
+	rewound int // aborts after which the member rewound past kgo's view
 }
 
 // reset forgets the view: after a rebalance kgo's view is the brokers'.
@@ -362,6 +363,7 @@ func (v *offsetView) rewind(cl *kgo.Client) {
 	defer v.mu.Unlock()
 	if len(v.broker) > 0 {
 		cl.SetOffsets(v.broker)
+		v.rewound++
 	}
 	v.broker = nil
 }
