@@ -181,17 +181,31 @@ func (e *Enricher) pollAhead(sess *kgo.GroupTransactSession, room int) *aheadBat
 			}()
 			defer stopAfter()
 			defer cancel()
-			qctx, qcancel := context.WithTimeout(cctx, aheadQuotaWait)
-			err := e.quota.wait(qctx, token.Reveal())
-			qcancel()
-			if err != nil {
-				c.err = errNoQuota
-				return
-			}
-			c.body, c.ran, c.err = e.call(traced(cctx, l.rec), l.tenant, token.Reveal(), l.id)
+			e.askAhead(traced(cctx, l.rec), c, l.tenant, token.Reveal(), l.id)
 		})
 	}
 	return a
+}
+
+// askAhead makes the call ahead c, if the token's budget can spare it soon.
+// A 429 throttles the token at once: the answer may never be taken (its
+// batch dropped by an abort or a rebalance, or its lead served by another
+// of its events), and calls go on meanwhile (the open transaction's, the
+// rest of the round). A lead that takes it throttles again in retryWait,
+// which only moves the pause and the slow minute on by the time between.
+func (e *Enricher) askAhead(ctx context.Context, c *callAhead, tenant, token, id string) {
+	qctx, qcancel := context.WithTimeout(ctx, aheadQuotaWait)
+	err := e.quota.wait(qctx, token)
+	qcancel()
+	if err != nil {
+		c.err = errNoQuota
+		return
+	}
+	c.body, c.ran, c.err = e.call(ctx, tenant, token, id)
+	if errors.Is(c.err, ErrThrottled) {
+		ra, _ := retryAfter(c.err)
+		e.quota.throttled(token, min(ra, e.cfg.BackoffMax))
+	}
 }
 
 // stopAhead ends the call made ahead for key, if one may still start, and

@@ -130,3 +130,26 @@ func TestAheadAnswerIsTheFirstAttempt(t *testing.T) {
 		})
 	}
 }
+
+// A 429 answered to a call ahead throttles its token at once, whether or
+// not a lead ever takes the answer (an abort or a rebalance drops the batch
+// it was made for; another event of the lead may serve it): the API's
+// Retry-After holds for every call made after it.
+func TestCallAheadThrottledAtOnce(t *testing.T) {
+	fetch := fetcherFunc(func(context.Context, string, string, string) ([]byte, error) {
+		return nil, &FetchError{Kind: ErrThrottled, Status: 429, RetryAfter: 10 * time.Second, Err: errors.New("status 429")}
+	})
+	u := newUnit(t, fetch, func(c *Config) { c.BackoffMax = 30 * time.Second })
+	c := &callAhead{done: make(chan struct{})}
+	u.e.askAhead(t.Context(), c, "t1", "tok-1", "lead-1")
+	if !errors.Is(c.err, ErrThrottled) || c.ran == 0 {
+		t.Fatalf("call ahead: ran %v, err %v; want a 429 answered", c.ran, c.err)
+	}
+	// The answer is never taken. The token must still wait out Retry-After.
+	u.e.quota.mu.Lock()
+	paused := u.e.quota.budget("tok-1").pausedUntil
+	u.e.quota.mu.Unlock()
+	if left := paused.Sub(u.e.cfg.Now()); left < 9*time.Second {
+		t.Fatalf("the token is paused for %v after the 429 a call ahead got, want its Retry-After of 10s", left)
+	}
+}
