@@ -115,8 +115,8 @@ func (e *Enricher) enrichAurora(items []*item) {
 	}
 }
 
-// retrieve is one attempt at last's lead: the answer of the call made
-// ahead for it if that succeeded, else a call. Exactly-once, neither the
+// retrieve is one attempt at last's lead: what the call made ahead for it
+// got (an answer or the API's error) if it reached the API, else a call. Exactly-once, neither the
 // quota wait nor the call outlasts the batch (batchOver: it ended during the
 // call); ok=false: the batch or ctx ended before a call could start.
 func (e *Enricher) retrieve(ctx context.Context, last *item, token string) (body []byte, ran time.Duration, batchOver, ok bool, err error) {
